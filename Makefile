@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine:
+#   make train   - create/refresh .venv, then train on the embedded synth dataset
+#   make test    - create/refresh .venv, then run the test suite
+# TORCH_SPEC picks the torch build installed first (CPU build by default).
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?= -m "not slow"
+ARGS ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rvqvae-installed
+
+.PHONY: install train test test-all lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/python -m rvqvae.train $(ARGS)
+
+test: $(STAMP)
+	WANDB_MODE=disabled $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	WANDB_MODE=disabled $(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check rvqvae tests benchmarks
+	$(BIN)/ruff format --check rvqvae tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
