@@ -165,6 +165,8 @@ class QuantizerWrapper(nn.Module):
         or dead-code replacement happens. Use several times ``codebook_size`` vectors: too few
         leave the deep levels initialised near zero. ``force=True`` re-initialises.
         """
+        if self.initted and not force:
+            return
         if vectors.ndim == 2:
             vectors = vectors.unsqueeze(0)
         n_vectors = vectors.shape[0] * vectors.shape[1]

@@ -69,7 +69,60 @@ def _adaptive_val_fraction(file_count: int) -> float:
     return 0.1
 
 
-def get_adaptive_vqvae_config(file_count: int) -> VQVAEConfig:
+# Named tiers: (largest file count of the tier, tier parameters). The single home of these numbers.
+TIERS: dict[str, tuple[float, dict[str, Any]]] = {
+    "small": (
+        20,
+        dict(
+            codebook_size=64,
+            decay=0.8,
+            dropout=0.4,
+            max_epochs=100,
+            learning_rate=5e-4,
+            augmentation_expansion=15,
+        ),
+    ),
+    "medium": (
+        100,
+        dict(
+            codebook_size=128,
+            decay=0.9,
+            dropout=0.2,
+            max_epochs=200,
+            learning_rate=1e-3,
+            augmentation_expansion=10,
+        ),
+    ),
+    "large": (
+        float("inf"),
+        dict(
+            codebook_size=256,
+            decay=0.95,
+            dropout=0.1,
+            max_epochs=300,
+            learning_rate=1e-3,
+            augmentation_expansion=5,
+        ),
+    ),
+}
+
+
+def _check_file_count(file_count: int) -> None:
+    if isinstance(file_count, bool) or not isinstance(file_count, int):
+        raise ValueError(f"file_count must be an integer >= 1, got {file_count!r}")
+    if file_count < 1:
+        raise ValueError(
+            f"file_count must be >= 1, got {file_count}: the dataset has no usable audio files"
+        )
+
+
+def tier_name_for(file_count: int) -> str:
+    """Name of the tier (``small``/``medium``/``large``) for ``file_count`` audio files."""
+    _check_file_count(file_count)
+    return next(name for name, (max_files, _) in TIERS.items() if file_count <= max_files)
+
+
+def get_adaptive_vqvae_config(file_count: int, tier: str | None = None) -> VQVAEConfig:
     """Return a :class:`VQVAEConfig` scaled to the number of audio files.
 
     ============  =============  =====  =======  ======  =====  =========
@@ -85,44 +138,17 @@ def get_adaptive_vqvae_config(file_count: int) -> VQVAEConfig:
     ``batch_size = min(32, max(1, file_count * 5 // 4))``; ``val_fraction`` is 0.5 below 10
     files, 0.3 below 50, 0.2 below 200 and 0.1 from 200 on.
 
+    ``tier`` (``small``/``medium``/``large``) forces the tier's parameters (the rows above)
+    while batch size and validation fraction still follow ``file_count``.
+
     Raises:
-        ValueError: if ``file_count`` is not an integer >= 1.
+        ValueError: if ``file_count`` is not an integer >= 1 or ``tier`` is unknown.
     """
-    if isinstance(file_count, bool) or not isinstance(file_count, int):
-        raise ValueError(f"file_count must be an integer >= 1, got {file_count!r}")
-    if file_count < 1:
-        raise ValueError(
-            f"file_count must be >= 1, got {file_count}: the dataset has no usable audio files"
-        )
-
-    if file_count <= 20:
-        tier = dict(
-            codebook_size=64,
-            decay=0.8,
-            dropout=0.4,
-            max_epochs=100,
-            learning_rate=5e-4,
-            augmentation_expansion=15,
-        )
-    elif file_count <= 100:
-        tier = dict(
-            codebook_size=128,
-            decay=0.9,
-            dropout=0.2,
-            max_epochs=200,
-            learning_rate=1e-3,
-            augmentation_expansion=10,
-        )
-    else:
-        tier = dict(
-            codebook_size=256,
-            decay=0.95,
-            dropout=0.1,
-            max_epochs=300,
-            learning_rate=1e-3,
-            augmentation_expansion=5,
-        )
-
+    _check_file_count(file_count)
+    if tier is None or tier == "auto":
+        tier = tier_name_for(file_count)
+    if tier not in TIERS:
+        raise ValueError(f"tier must be one of auto, {', '.join(TIERS)}; got {tier!r}")
     return VQVAEConfig(
         num_quantizers=3,
         codebook_dim=128,
@@ -132,5 +158,5 @@ def get_adaptive_vqvae_config(file_count: int) -> VQVAEConfig:
         kmeans_iters=10,
         batch_size=min(32, max(1, file_count * 5 // 4)),
         val_fraction=_adaptive_val_fraction(file_count),
-        **tier,
+        **TIERS[tier][1],
     )

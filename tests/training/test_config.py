@@ -81,3 +81,15 @@ def test_config_module_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("tier", "size"), [("small", 64), ("medium", 128), ("large", 256)])
+def test_forced_tier_keeps_file_count_rules(tier: str, size: int) -> None:
+    cfg = get_adaptive_vqvae_config(7, tier=tier)
+    assert cfg.codebook_size == size
+    assert cfg.batch_size == 8 and cfg.val_fraction == 0.5
+
+
+def test_unknown_tier() -> None:
+    with pytest.raises(ValueError, match="tier"):
+        get_adaptive_vqvae_config(7, tier="huge")
