@@ -1,14 +1,61 @@
-"""Training entry point (``python -m rvqvae.train``). The Lightning loop lands with the training issue."""
+"""``python -m rvqvae.train [overrides]``: train one RVQ-VAE (or a sweep with ``-m``).
+
+Thin Hydra entry point: composition happens in ``conf/``, the work in
+:func:`rvqvae.training.run.train`. Returns ``val/recon_l1`` for Hydra sweepers.
+"""
 
 from __future__ import annotations
 
-from rvqvae.training.config import get_adaptive_vqvae_config
+import logging
+import math
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+import rvqvae  # noqa: F401  (registers the OmegaConf resolvers before composition)
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+log = logging.getLogger("rvqvae.train")
 
 
-def main() -> None:
-    """Print the configuration a default run will use."""
-    cfg = get_adaptive_vqvae_config(32)
-    print(f"rvqvae: training is not wired yet; a 32-file synth run would use {cfg}")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float:
+    """Train one model; return the final ``val/recon_l1`` (NaN for a failed sweep job)."""
+    from rvqvae.training.run import one_line_error, train
+
+    try:
+        summary = train(cfg)
+    except Exception as exc:
+        log.error("%s", one_line_error(exc))
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            return math.nan  # the sweep goes on; the report marks this job failed
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            raise
+        sys.exit(1)
+    _print_summary(summary)
+    return float(summary.get("val/recon_l1", math.nan))
+
+
+def _print_summary(summary: dict) -> None:
+    codebook = ", ".join(
+        f"L{k.split('_')[-1]} {v['utilization']:.2f}"
+        for k, v in summary.get("codebook", {}).items()
+    )
+    lines = [
+        f"done in {summary.get('train_seconds', 0):.0f} s, {summary.get('epochs')} epochs: "
+        f"val/recon_l1 {summary.get('val/recon_l1', math.nan):.4f}, "
+        f"val/norm_l1 {summary.get('val/norm_l1') or math.nan:.3f}, "
+        f"bitrate {summary.get('bitrate_bps', 0):.0f} bit/s",
+        f"codebook utilization per level: {codebook}",
+        f"run folder: {summary.get('run_dir')}",
+        f"best checkpoint: {summary.get('best_checkpoint')}",
+        f"previews: {summary.get('previews')}",
+    ]
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -201,19 +201,25 @@ class QuantizerWrapper(nn.Module):
 
 def codebook_utilization(indices: Tensor, codebook_size: int) -> dict[str, dict[str, float]]:
     """Codebook health per level; see :meth:`QuantizerWrapper.get_codebook_utilization`."""
-    flat = indices.reshape(-1, indices.shape[-1])
+    flat = indices.reshape(-1, indices.shape[-1]).long().cpu()  # [N, Q]
+    counts = torch.stack(
+        [torch.bincount(col[col >= 0], minlength=codebook_size) for col in flat.unbind(dim=1)]
+    )
+    return codebook_utilization_from_counts(counts)
+
+
+def codebook_utilization_from_counts(counts: Tensor) -> dict[str, dict[str, float]]:
+    """Codebook health per level from code-usage counts ``[Q, codebook_size]``."""
+    counts = counts.double()
+    codebook_size = counts.shape[1]
     result: dict[str, dict[str, float]] = {}
-    for level in range(flat.shape[1]):
-        codes = flat[:, level]
-        codes = codes[codes >= 0]
-        counts = torch.bincount(codes.long().cpu(), minlength=codebook_size).double()
-        used = int((counts > 0).sum())
-        total = counts.sum()
+    for level, level_counts in enumerate(counts):
+        used = int((level_counts > 0).sum())
+        total = level_counts.sum()
+        perplexity = 0.0
         if total > 0:
-            probs = counts[counts > 0] / total
+            probs = level_counts[level_counts > 0] / total
             perplexity = float(torch.exp(-(probs * probs.log()).sum()))
-        else:
-            perplexity = 0.0
         result[f"level_{level}"] = {
             "utilization": used / codebook_size,
             "perplexity": perplexity,

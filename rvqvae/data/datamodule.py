@@ -1,0 +1,537 @@
+"""Lightning datamodule: a folder of audio (or the synth set) -> in-memory log-mel chunks.
+
+Everything is decoded once (through :class:`~rvqvae.data.cache.FeatureCache`) and held in
+memory as float32 tensors, so a training step never waits on I/O. Datasets only yield integer
+indices; the ``collate_fn`` gathers a whole batch from the tensors and augments it vectorised
+in the mel domain:
+
+* random window offset and time stretch (0.92-1.08), read with linear interpolation from the
+  file's *full* mel, so offsets show real neighbouring audio (never across files or into the
+  validation part of a time-split file);
+* pitch shift of up to +-1.5 mel bins (linear interpolation along the mel axis);
+* gain of +-6 dB and an additive noise floor 20-35 dB below the chunk's mean power, both applied
+  in the power domain (``expm1`` -> scale/add -> ``log1p``), so values stay >= 0.
+
+Batches are plain tensors ``[B, 1, n_mels, chunk_frames]``. Validation is never augmented.
+
+Split: by file (deterministic for ``seed``); ``val = max(1, round(val_fraction * n_files))``,
+keeping at least one training file. A single file is split in time instead (the last
+``val_fraction`` of its chunks; training chunks never overlap them), and a single chunk is used
+for both training and validation. Both cases warn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, get_worker_info
+
+from rvqvae.data.audio import (
+    BadAudioFile,
+    DatasetError,
+    FileFeatures,
+    MelSettings,
+    chunk_hop_frames,
+    chunk_starts,
+    count_audio_files,
+    discover_audio_files,
+)
+from rvqvae.data.cache import FeatureCache, default_cache_dir
+from rvqvae.data.synth import generate_synth_dataset, synth_params
+
+LOAD_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+class DatasetWarning(UserWarning):
+    """A file was skipped or the dataset is too small for a normal split."""
+
+
+def count_usable_files(path: str | os.PathLike[str]) -> int:
+    """Cheap file count for config composition (extension based, no decoding)."""
+    return count_audio_files(path)
+
+
+class _IndexDataset(Dataset):
+    """Yields ``0 .. length-1``; the collate function turns index lists into batches."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+@dataclass
+class AugmentConfig:
+    """Ranges of the mel-domain augmentations (probabilities are per chunk)."""
+
+    max_offset_frames: int = 47  # random window offset, +- frames
+    stretch: float = 0.08  # time stretch factor in [1 - stretch, 1 + stretch]
+    p_stretch: float = 0.5
+    pitch_bins: float = 1.5  # pitch shift, +- mel bins
+    p_pitch: float = 0.5
+    gain_db: float = 6.0  # gain, +- dB
+    p_gain: float = 0.8
+    noise_db: tuple[float, float] = (-35.0, -20.0)  # noise floor relative to the chunk power
+    p_noise: float = 0.3
+
+
+class ChunkBatcher:
+    """``collate_fn`` mapping a list of indices to a (possibly augmented) batch.
+
+    Chunk ``k`` is the window of ``chunk_frames`` frames starting at ``starts[k]`` in ``store``
+    (``[n_mels, S]``, the concatenated full mels of the files with zero gaps). An augmented
+    window may start anywhere in ``[lo[k], max_start[k]]`` and reads frames below
+    ``read_end[k]`` only (frames past it repeat the last readable one).
+    """
+
+    def __init__(
+        self,
+        store: Tensor,
+        starts: Tensor,
+        lo: Tensor,
+        max_start: Tensor,
+        read_end: Tensor,
+        chunk_frames: int,
+        augment: bool,
+        seed: int,
+        config: AugmentConfig | None = None,
+    ) -> None:
+        self.store = store  # [n_mels, S]
+        self.starts, self.lo, self.max_start, self.read_end = starts, lo, max_start, read_end
+        self.chunk_frames = chunk_frames
+        self.augment = augment
+        self.config = config or AugmentConfig()
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self._worker_seed: int | None = None
+        self.plain: Tensor | None = None  # precomputed un-augmented windows [N, 1, n_mels, T]
+
+    @property
+    def num_chunks(self) -> int:
+        return int(self.starts.shape[0])
+
+    def _gen(self) -> torch.Generator:
+        info = get_worker_info()
+        if info is not None and self._worker_seed != info.seed:
+            self._worker_seed = info.seed  # distinct per worker and epoch
+            self.generator.manual_seed(info.seed % (2**63))
+        return self.generator
+
+    def gather(self, idx: Tensor, offset: Tensor | None = None, rate: Tensor | None = None):
+        """Windows ``[B, 1, n_mels, T]`` for chunks ``idx``, optionally shifted/stretched."""
+        starts = self.starts[idx].double()  # [B]
+        t = torch.arange(self.chunk_frames, dtype=torch.float64)  # [T]
+        if offset is not None:
+            lo, hi = self.lo[idx].double(), self.max_start[idx].double()
+            starts = torch.minimum(torch.maximum(starts + offset, lo), torch.maximum(hi, starts))
+        pos = starts[:, None] + (t[None, :] if rate is None else t[None, :] * rate[:, None])
+        last = (self.read_end[idx] - 1).double()[:, None]  # [B, 1]
+        pos = torch.minimum(pos, last)
+        i0 = pos.floor()
+        frac = (pos - i0).float()  # [B, T]
+        i0 = i0.long()
+        i1 = torch.minimum(i0 + 1, last.long())
+        w0 = self.store[:, i0]  # [n_mels, B, T]
+        w1 = self.store[:, i1]
+        out = w0 + (w1 - w0) * frac
+        return out.permute(1, 0, 2).unsqueeze(1).contiguous()  # [B, 1, n_mels, T]
+
+    def augment_batch(self, idx: Tensor) -> Tensor:
+        """Augmented batch ``[B, 1, n_mels, T]`` for chunk indices ``idx`` ``[B]``."""
+        g, c = self._gen(), self.config
+        b = idx.shape[0]
+
+        def draw(p: float) -> Tensor:
+            return (torch.rand(b, generator=g) < p).float()
+
+        def uniform(lo: float, hi: float) -> Tensor:
+            return lo + (hi - lo) * torch.rand(b, generator=g)
+
+        offset = torch.randint(-c.max_offset_frames, c.max_offset_frames + 1, (b,), generator=g)
+        rate = 1.0 + draw(c.p_stretch) * uniform(-c.stretch, c.stretch)
+        x = self.gather(idx, offset.double(), rate.double())[:, 0]  # [B, M, T]
+
+        m = x.shape[1]
+        shift = draw(c.p_pitch) * uniform(-c.pitch_bins, c.pitch_bins)  # [B]
+        src = (torch.arange(m, dtype=torch.float32)[None, :] - shift[:, None]).clamp(0, m - 1)
+        i0 = src.floor().long()  # [B, M]
+        frac = (src - i0).unsqueeze(-1)  # [B, M, 1]
+        i1 = (i0 + 1).clamp(max=m - 1)
+        x0 = torch.gather(x, 1, i0.unsqueeze(-1).expand_as(x))
+        x1 = torch.gather(x, 1, i1.unsqueeze(-1).expand_as(x))
+        x = x0 + (x1 - x0) * frac
+
+        power = torch.expm1(x.clamp(min=0))  # [B, M, T]
+        gain_db = draw(c.p_gain) * uniform(-c.gain_db, c.gain_db)
+        power = power * (10.0 ** (gain_db / 10.0))[:, None, None]
+        noise_db = uniform(*c.noise_db)
+        level = power.mean(dim=(1, 2)) * 10.0 ** (noise_db / 10.0)  # [B]
+        noisy = (draw(c.p_noise) > 0).nonzero()[:, 0]
+        if noisy.numel():  # uniform [0, 2) noise: mean power = level
+            noise = 2.0 * torch.rand((noisy.numel(), *power.shape[1:]), generator=g)
+            power[noisy] += level[noisy, None, None] * noise
+        return torch.log1p(power).clamp(min=0).unsqueeze(1)
+
+    def __call__(self, indices: list[int]) -> Tensor:
+        idx = torch.as_tensor(indices, dtype=torch.long) % self.num_chunks
+        if self.augment:
+            return self.augment_batch(idx)
+        return self.plain[idx] if self.plain is not None else self.gather(idx)
+
+
+class _TensorBatcher:
+    """``collate_fn`` indexing a fixed tensor (validation)."""
+
+    def __init__(self, chunks: Tensor) -> None:
+        self.chunks = chunks
+
+    def __call__(self, indices: list[int]) -> Tensor:
+        return self.chunks[torch.as_tensor(indices, dtype=torch.long)]
+
+
+class MelDataModule(L.LightningDataModule):
+    """Log-mel chunks of a folder of audio (or of the generated synth set), held in memory.
+
+    After :meth:`setup`: ``files`` / ``train_files`` / ``val_files`` (usable files),
+    ``file_count``, ``bad_files`` ``[(path, reason)]``, ``train_chunks`` / ``val_chunks``
+    ``[N, 1, n_mels, chunk_frames]``, ``train_sources`` / ``val_sources`` ``[(path, start
+    frame)]`` per chunk, ``mean_train_mel`` ``[1, n_mels, chunk_frames]``, ``settings`` and
+    ``chunk_frames``.
+
+    ``on_bad_file="skip"`` warns (one line per file: path and reason) and goes on;
+    ``"error"`` raises one :class:`DatasetError` listing every bad file. ``file_count`` (the
+    config-time count) is only recorded as ``declared_file_count``. ``max_files`` keeps the
+    first files in sorted path order. ``silence_threshold_db`` is an absolute RMS level in dBFS
+    measured after the optional peak normalisation (see ``audio.chunk_starts``).
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        synth: dict[str, Any] | None = None,
+        sample_rate: int = 48000,
+        n_fft: int = 2048,
+        hop_length: int = 512,
+        n_mels: int = 128,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        normalize_peak: bool = True,
+        chunk_duration_s: float = 1.0,
+        chunk_hop_s: float | None = None,
+        silence_threshold_db: float = -60.0,
+        val_fraction: float = 0.2,
+        augmentation_expansion: int = 1,
+        augment: bool = True,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+        cache_dir: str | None = ".cache",
+        on_bad_file: str = "skip",
+        max_files: int | None = None,
+        file_count: int | None = None,
+    ) -> None:
+        super().__init__()
+        # ``file_count`` is the config-time (extension-based) count; accepted so the Hydra node
+        # can be instantiated as is. The usable count after setup is the ``file_count`` property.
+        self.declared_file_count = file_count
+        if path is None and not synth:
+            raise DatasetError("no dataset given: set a folder path or synth parameters")
+        if on_bad_file not in ("skip", "error"):
+            raise ValueError(f"on_bad_file must be 'skip' or 'error', got {on_bad_file!r}")
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        if int(augmentation_expansion) < 1 or int(batch_size) < 1:
+            raise ValueError("augmentation_expansion and batch_size must be >= 1")
+        if max_files is not None and max_files < 1:
+            raise ValueError(f"max_files must be >= 1 or None, got {max_files}")
+        self.path = path
+        self.synth = dict(synth) if synth else None
+        self.settings = MelSettings(
+            sample_rate=int(sample_rate),
+            n_fft=int(n_fft),
+            hop_length=int(hop_length),
+            n_mels=int(n_mels),
+            fmin=float(fmin),
+            fmax=None if fmax is None else float(fmax),
+        )
+        self.normalize_peak = bool(normalize_peak)
+        self.chunk_duration_s = float(chunk_duration_s)
+        self.chunk_hop_s = None if chunk_hop_s is None else float(chunk_hop_s)
+        self.silence_threshold_db = float(silence_threshold_db)
+        self.val_fraction = float(val_fraction)
+        self.augmentation_expansion = int(augmentation_expansion)
+        self.augment = bool(augment)
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.seed = int(seed)
+        self.cache_dir = default_cache_dir(cache_dir)
+        self.on_bad_file = on_bad_file
+        self.max_files = max_files
+        self.chunk_frames = self.settings.chunk_frames(self.chunk_duration_s)
+        self.hop_frames = chunk_hop_frames(self.settings, self.chunk_duration_s, self.chunk_hop_s)
+
+        self.files: list[Path] = []
+        self.train_files: list[Path] = []
+        self.val_files: list[Path] = []
+        self.bad_files: list[tuple[Path, str]] = []
+        self.train_sources: list[tuple[Path, int]] = []
+        self.val_sources: list[tuple[Path, int]] = []
+        self.train_chunks: Tensor | None = None
+        self.val_chunks: Tensor | None = None
+        self.mean_train_mel: Tensor | None = None
+        self.cache_stats: dict[str, int] = {}
+        self._batcher: ChunkBatcher | None = None
+        self._loaded = False
+
+    # ----------------------------------------------------------------------------------------
+
+    @property
+    def file_count(self) -> int:
+        """Number of usable (decodable, non-silent) files; 0 before setup."""
+        return len(self.files)
+
+    @property
+    def positions_per_second(self) -> float:
+        """Mel frames per second of audio (93.75 at 48 kHz / hop 512)."""
+        return self.settings.sample_rate / self.settings.hop_length
+
+    def dataset_path(self) -> Path:
+        """The audio folder: ``path``, or the synth folder (generated if needed)."""
+        if self.synth:
+            params = synth_params(**{"sample_rate": self.settings.sample_rate, **self.synth})
+            digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+            out = self.cache_dir / f"synth-{digest[:12]}"
+            kwargs = {k: v for k, v in params.items() if k != "version"}
+            return generate_synth_dataset(out, **kwargs)
+        return Path(self.path).expanduser()
+
+    def prepare_data(self) -> None:
+        """Generate the synth set if needed and fill the feature cache (decodes once)."""
+        self._load()
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load all chunks into memory (from the cache) and split train/val. Idempotent."""
+        self._load()
+
+    # ----------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        root = self.dataset_path()
+        candidates = discover_audio_files(root)
+        if self.max_files is not None:
+            candidates = candidates[: self.max_files]
+        cache = FeatureCache(self.cache_dir, self.settings, self.normalize_peak)
+
+        def load_one(f: Path) -> tuple[Path, FileFeatures, np.ndarray] | tuple[Path, str]:
+            try:
+                feats = cache.get(f)
+                starts = chunk_starts(
+                    feats, self.chunk_frames, self.hop_frames, self.silence_threshold_db, f
+                )
+            except BadAudioFile as err:
+                return f, err.reason
+            return f, feats, starts
+
+        # Cache misses decode in LOAD_THREADS threads, each with single-threaded torch ops:
+        # per-file STFTs are small, and 1 intra-op thread per file is several times faster
+        # than 2 when another process competes for the cores.
+        threads = torch.get_num_threads()  # set_num_threads is process-wide: restore it
+        try:
+            with ThreadPoolExecutor(
+                LOAD_THREADS, initializer=torch.set_num_threads, initargs=(1,)
+            ) as ex:
+                results = list(ex.map(load_one, candidates))
+        finally:
+            torch.set_num_threads(threads)
+        usable = [r for r in results if len(r) == 3]
+        bad = [r for r in results if len(r) == 2]
+        self.cache_stats = dict(cache.stats)
+        self.bad_files = bad
+        if bad and self.on_bad_file == "error":
+            listing = "; ".join(f"{p}: {r}" for p, r in bad)
+            raise DatasetError(f"{len(bad)} bad audio file(s) in {root}: {listing}")
+        for p, reason in bad:
+            warnings.warn(f"skipping {p}: {reason}", DatasetWarning, stacklevel=3)
+        if not usable:
+            raise DatasetError(
+                f"dataset folder {root} has no decodable audio: all {len(candidates)} audio "
+                f"file(s) are unusable (first: {bad[0][0].name}: {bad[0][1]})"
+            )
+        self.files = [f for f, _, _ in usable]
+        self._split(root, usable)
+        self._loaded = True
+
+    def _split(self, root: Path, usable: list[tuple[Path, FileFeatures, np.ndarray]]) -> None:
+        n = len(usable)
+        c = self.chunk_frames
+        train_items: list[tuple[int, np.ndarray, int]] = []  # (file index, starts, read limit)
+        val_items: list[tuple[int, np.ndarray]] = []
+        if n == 1:
+            _, feats, starts = usable[0]
+            n_frames = feats.mel.shape[1]
+            if len(starts) == 1:
+                warnings.warn(
+                    f"dataset {root} has a single usable chunk: it is used for both training "
+                    "and validation (validation loss is not a held-out measure)",
+                    DatasetWarning,
+                    stacklevel=3,
+                )
+                train_items.append((0, starts, n_frames + c))
+                val_items.append((0, starts))
+            else:
+                n_val = min(len(starts) - 1, max(1, round(self.val_fraction * len(starts))))
+                split = int(starts[len(starts) - n_val])
+                train_starts = starts[starts + c <= split]
+                if len(train_starts) == 0:
+                    train_starts = starts[:1]
+                warnings.warn(
+                    f"dataset {root} has a single usable file: split in time, the last {n_val} "
+                    f"of {len(starts)} chunks are validation",
+                    DatasetWarning,
+                    stacklevel=3,
+                )
+                train_items.append((0, train_starts, split))
+                val_items.append((0, starts[starts >= split]))
+            self.train_files = self.val_files = [usable[0][0]]
+        else:
+            n_val = min(n - 1, max(1, round(self.val_fraction * n)))
+            perm = np.random.default_rng(self.seed).permutation(n)
+            val_set = set(perm[:n_val].tolist())
+            for i, (_, feats, starts) in enumerate(usable):
+                if i in val_set:
+                    val_items.append((i, starts))
+                else:
+                    train_items.append((i, starts, feats.mel.shape[1] + c))
+            self.val_files = [usable[i][0] for i, _ in val_items]
+            self.train_files = [usable[i][0] for i, _, _ in train_items]
+
+        # Training store: full mels of the training files, each followed by c zero frames.
+        segments, starts_l, lo_l, max_l, end_l = [], [], [], [], []
+        self.train_sources = []
+        offset = 0
+        for i, starts, read_limit in train_items:
+            path, feats, _ = usable[i]
+            n_frames = feats.mel.shape[1]
+            real_end = min(n_frames, read_limit)
+            segments.append(feats.mel[:, :real_end])
+            segments.append(np.zeros((feats.mel.shape[0], c), np.float32))
+            starts_l.append(starts + offset)
+            lo_l.append(np.full(len(starts), offset))
+            max_l.append(np.full(len(starts), offset + max(0, real_end - c)))
+            end_l.append(np.full(len(starts), offset + min(read_limit, real_end + c)))
+            self.train_sources += [(path, int(s)) for s in starts]
+            offset += real_end + c
+        store = torch.from_numpy(np.concatenate(segments, axis=1))
+        cat = lambda xs: torch.from_numpy(np.concatenate(xs).astype(np.int64))  # noqa: E731
+        self._batcher = ChunkBatcher(
+            store,
+            cat(starts_l),
+            cat(lo_l),
+            cat(max_l),
+            cat(end_l),
+            c,
+            self.augment,
+            self.seed,
+            AugmentConfig(max_offset_frames=max(0, self.hop_frames // 2)),
+        )
+        self.train_chunks = torch.stack(
+            [store[None, :, s : s + c] for s in self._batcher.starts.tolist()]
+        )  # [N, 1, n_mels, T] (windows never run past a file's zero gap)
+        self._batcher.plain = self.train_chunks
+        self.mean_train_mel = self.train_chunks.mean(dim=0)  # [1, n_mels, T]
+
+        val_parts = []
+        self.val_sources = []
+        for i, starts in val_items:
+            path, feats, _ = usable[i]
+            padded = np.pad(feats.mel, ((0, 0), (0, c)))
+            val_parts += [padded[None, None, :, s : s + c] for s in starts]
+            self.val_sources += [(path, int(s)) for s in starts]
+        self.val_chunks = torch.from_numpy(np.concatenate(val_parts, axis=0))
+
+    # ----------------------------------------------------------------------------------------
+
+    def _require_setup(self) -> None:
+        if not self._loaded:
+            self.setup()
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled, augmented batches; ``len(dataset) = n_train_chunks * expansion``."""
+        self._require_setup()
+        assert self._batcher is not None
+        length = self._batcher.num_chunks * self.augmentation_expansion
+        return DataLoader(
+            _IndexDataset(length),
+            batch_size=self.batch_size,
+            shuffle=True,
+            collate_fn=self._batcher,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        """Deterministic, un-augmented validation batches in a fixed order."""
+        self._require_setup()
+        assert self.val_chunks is not None
+        return DataLoader(
+            _IndexDataset(self.val_chunks.shape[0]),
+            batch_size=self.batch_size,
+            shuffle=False,
+            collate_fn=_TensorBatcher(self.val_chunks),
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def init_batch(self, num_chunks: int) -> Tensor:
+        """Up to ``num_chunks`` training chunks (deterministic random sample) for k-means init."""
+        self._require_setup()
+        assert self.train_chunks is not None
+        n = self.train_chunks.shape[0]
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
+        return self.train_chunks[perm[: max(1, min(int(num_chunks), n))]].clone()
+
+    def preview_chunks(self, n: int = 4) -> Tensor:
+        """``n`` fixed validation chunks (evenly spaced over the validation set)."""
+        self._require_setup()
+        assert self.val_chunks is not None
+        total = self.val_chunks.shape[0]
+        idx = torch.linspace(0, total - 1, max(1, min(n, total))).round().long().unique()
+        return self.val_chunks[idx].clone()
+
+    def summary(self) -> dict[str, Any]:
+        """Plain-value description of the loaded dataset (for logging)."""
+        self._require_setup()
+        assert self.train_chunks is not None and self.val_chunks is not None
+        secs = self.settings.hop_length / self.settings.sample_rate
+        return {
+            "files": self.file_count,
+            "train_files": len(self.train_files),
+            "val_files": len(self.val_files),
+            "bad_files": len(self.bad_files),
+            "train_chunks": int(self.train_chunks.shape[0]),
+            "val_chunks": int(self.val_chunks.shape[0]),
+            "chunk_shape": list(self.train_chunks.shape[1:]),
+            "train_seconds": round(self.train_chunks.shape[0] * self.chunk_frames * secs, 2),
+            "epoch_batches": math.ceil(
+                self.train_chunks.shape[0] * self.augmentation_expansion / self.batch_size
+            ),
+        }

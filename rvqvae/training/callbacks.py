@@ -1,0 +1,241 @@
+"""Run-folder callbacks: per-epoch metrics.csv, previews, checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+log = logging.getLogger(__name__)
+
+
+def _scalar(value: Any) -> float:
+    return float(value.item()) if isinstance(value, torch.Tensor) else float(value)
+
+
+class EpochMetricsCSV(Callback):
+    """Logs training throughput and lr, then writes one row per epoch with every epoch-level
+    metric to ``metrics.csv`` (rank 0).
+
+    Columns are added as new metrics appear; the file is rewritten atomically each epoch so
+    it is always a complete CSV. Throughput counts training samples on all ranks over the
+    training batches' wall time (validation excluded).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows: list[dict[str, float]] = []
+        self._start: float | None = None
+        self._epoch_start = 0.0
+        self._epoch_samples = 0
+        self._train_seconds = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_start = time.perf_counter()
+        self._epoch_samples = 0
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        mels = batch[0] if isinstance(batch, list | tuple) else batch
+        self._epoch_samples += int(mels.shape[0])
+        self._train_seconds = time.perf_counter() - self._epoch_start
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.training or self._epoch_samples == 0:
+            return
+        # validation runs at the end of the training epoch: log the epoch's throughput now
+        samples = self._epoch_samples * trainer.world_size
+        pl_module.log("train/samples_per_s", samples / max(self._train_seconds, 1e-9))
+        pl_module.log("lr", trainer.optimizers[0].param_groups[0]["lr"])
+        self._epoch_samples = 0
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.path.is_file() and not self.rows:  # resumed in this run folder: keep its epochs
+            with self.path.open(newline="") as f:
+                self.rows = [
+                    {k: float(v) for k, v in row.items() if v not in ("", None)}
+                    for row in csv.DictReader(f)
+                ]
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+        # epochs after the resumed checkpoint will be trained again: drop their old rows
+        self.rows = [r for r in self.rows if r.get("epoch", -1) < trainer.current_epoch]
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._epoch_samples:  # no validation this epoch: log throughput here
+            self.on_validation_epoch_start(trainer, pl_module)
+        metrics = {
+            k: _scalar(v)
+            for k, v in trainer.callback_metrics.items()
+            if not k.endswith("_step") and (isinstance(v, float | int) or v.numel() == 1)
+        }
+        metrics = {k.removesuffix("_epoch"): v for k, v in metrics.items()}
+        row = {"epoch": float(trainer.current_epoch), **metrics}
+        if self._start is not None:
+            row["time_s"] = time.perf_counter() - self._start
+        self.rows.append(row)
+        if trainer.is_global_zero:
+            self._write()
+
+    def _write(self) -> None:
+        columns = ["epoch"] + sorted({k for row in self.rows for k in row} - {"epoch"})
+        tmp = self.path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            for row in self.rows:
+                writer.writerow({k: _format(row.get(k)) for k in columns})
+        tmp.replace(self.path)
+
+
+def _format(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+class Previews(Callback):
+    """Every ``interval`` epochs and at the end: original vs reconstruction mels (PNG) and audio
+    (WAV, Griffin-Lim) for a fixed set of validation chunks, in ``previews/`` and W&B."""
+
+    def __init__(
+        self, out_dir: str | Path, interval: int, num_chunks: int = 4, griffin_lim_iters: int = 32
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.interval = max(1, int(interval))
+        self.num_chunks = num_chunks
+        self.griffin_lim_iters = griffin_lim_iters
+        self.written: list[Path] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if epoch % self.interval == 0:
+            self.write(trainer, pl_module, f"epoch_{epoch:04d}")
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.write(trainer, pl_module, "final")
+
+    @torch.no_grad()
+    def write(self, trainer: L.Trainer, pl_module: L.LightningModule, name: str) -> Path | None:
+        if not trainer.is_global_zero or trainer.datamodule is None:
+            return None
+        import soundfile as sf
+
+        from rvqvae.data.audio import mel_to_audio
+
+        datamodule = trainer.datamodule
+        chunks = datamodule.preview_chunks(self.num_chunks)
+        if chunks.shape[0] == 0:
+            return None
+        was_training = pl_module.training
+        pl_module.eval()
+        recon, _, _ = pl_module.model(chunks.to(pl_module.device))
+        pl_module.train(was_training)
+        originals = chunks[:, 0].cpu().float().numpy()
+        recons = recon[:, 0].cpu().float().numpy()
+        folder = self.out_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        settings = datamodule.settings
+        audio_items = []
+        for k, (orig, rec) in enumerate(zip(originals, recons)):
+            for kind, mel in (("original", orig), ("recon", rec)):
+                audio = mel_to_audio(mel, settings, n_iter=self.griffin_lim_iters)
+                path = folder / f"{k}_{kind}.wav"
+                sf.write(path, audio, settings.sample_rate)
+                audio_items.append((f"{k}_{kind}", audio))
+        png = folder / "mels.png"
+        save_mel_comparison(originals, recons, png, title=f"{name}: original (top) vs recon")
+        self.written.append(folder)
+        _log_previews_to_wandb(trainer, png, audio_items, settings.sample_rate)
+        return folder
+
+
+def save_mel_comparison(
+    originals: np.ndarray, recons: np.ndarray, path: Path, title: str = ""
+) -> None:
+    """PNG grid: originals on the top row, reconstructions below (shared colour scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(originals)
+    fig, axes = plt.subplots(2, n, figsize=(2.6 * n, 4.6), squeeze=False)
+    vmax = float(max(originals.max(), recons.max(), 1e-6))
+    for k in range(n):
+        for row, mel in enumerate((originals[k], recons[k])):
+            ax = axes[row][k]
+            ax.imshow(mel, origin="lower", aspect="auto", vmin=0.0, vmax=vmax, cmap="magma")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0][k].set_title(f"chunk {k}", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _log_previews_to_wandb(
+    trainer: L.Trainer, png: Path, audio_items: list[tuple[str, np.ndarray]], sample_rate: int
+) -> None:
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            logger.experiment.log(
+                {
+                    "previews/mels": wandb.Image(str(png)),
+                    "previews/audio": [
+                        wandb.Audio(audio, sample_rate=sample_rate, caption=caption)
+                        for caption, audio in audio_items
+                    ],
+                    "trainer/global_step": trainer.global_step,
+                }
+            )
+
+
+def checkpoint_callbacks(
+    checkpoint_dir: str | Path, interval: int, max_checkpoints: int
+) -> list[ModelCheckpoint]:
+    """``best.ckpt`` (lowest val/recon_l1), ``last.ckpt``, and every ``interval`` epochs a
+    periodic checkpoint keeping the ``max_checkpoints`` newest."""
+    best = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="best",
+        monitor="val/recon_l1",
+        mode="min",
+        save_top_k=1,
+        save_last=True,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    periodic = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="epoch{epoch:04d}",
+        monitor="epoch",
+        mode="max",
+        every_n_epochs=max(1, int(interval)),
+        save_top_k=max(1, int(max_checkpoints)),
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    return [best, periodic]

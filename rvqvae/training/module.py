@@ -1,0 +1,213 @@
+"""The LightningModule around :class:`~rvqvae.models.vqvae.ConvVQVAE`.
+
+Loss = reconstruction error on log-mel (L1 by default) + the RVQ commitment loss summed over
+levels. Before the first step the codebooks are initialised by k-means on a large batch of
+*training* data (never on a validation or sanity-check batch). Validation logs
+``val/recon_l1``, ``val/norm_l1`` (val L1 / L1 of predicting the mean training mel) and codebook
+health per level, all reduced across DDP ranks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rvqvae.models.vqvae import ConvVQVAE, codebook_utilization_from_counts
+
+log = logging.getLogger(__name__)
+
+RECON_LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
+
+
+class RVQVAEModule(L.LightningModule):
+    """Trains a ConvVQVAE: reconstruction + commitment loss, AdamW, k-means codebook init."""
+
+    def __init__(
+        self,
+        model: ConvVQVAE,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.01,
+        recon_loss: str = "l1",
+        commit_loss_weight: float = 1.0,
+        init_vectors_per_code: int = 16,
+        run_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if recon_loss not in RECON_LOSSES:
+            raise ValueError(
+                f"module.recon_loss must be one of {sorted(RECON_LOSSES)}, got {recon_loss!r}"
+            )
+        if not learning_rate > 0:
+            raise ValueError(f"module.learning_rate must be > 0, got {learning_rate!r}")
+        if weight_decay < 0:
+            raise ValueError(f"module.weight_decay must be >= 0, got {weight_decay!r}")
+        self.model = model
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.recon_loss_name = recon_loss
+        self.recon_loss = RECON_LOSSES[recon_loss]
+        self.commit_loss_weight = commit_loss_weight
+        self.init_vectors_per_code = init_vectors_per_code
+        # The resolved run config travels in every checkpoint so load_model() needs the file only.
+        self.run_config = run_config or {}
+        self.init_source: str | None = None  # where the k-means init data came from
+        self.register_buffer("mean_train_mel", torch.zeros(0), persistent=True)
+        self._val_sums: dict[str, Tensor] = {}
+
+    # ------------------------------------------------------------------ set-up
+    def on_fit_start(self) -> None:
+        datamodule = self.trainer.datamodule
+        if self.mean_train_mel.numel() == 0 and datamodule is not None:
+            self.mean_train_mel = datamodule.mean_train_mel.to(self.device)
+        if not self.model.quantizer.initted:
+            self._init_codebooks_from_training_data(datamodule)
+
+    @torch.no_grad()
+    def _init_codebooks_from_training_data(self, datamodule: Any) -> None:
+        """k-means init on >= init_vectors_per_code x codebook_size training vectors."""
+        positions = _positions_per_chunk(datamodule)
+        wanted_vectors = self.init_vectors_per_code * self.model.codebook_size
+        wanted_chunks = math.ceil(wanted_vectors / positions)
+        batches = [datamodule.init_batch(wanted_chunks)]
+        have = batches[0].shape[0]
+        if have < wanted_chunks:  # small dataset: top up with augmented training batches
+            for batch in datamodule.train_dataloader():
+                batches.append(_batch_mels(batch))
+                have += batches[-1].shape[0]
+                if have >= wanted_chunks:
+                    break
+        mels = torch.cat(batches)[:wanted_chunks].to(self.device)
+        n_vectors = mels.shape[0] * positions
+        if n_vectors < self.model.codebook_size:
+            log.warning(
+                "only %d training vectors for %d codes: k-means init repeats vectors",
+                n_vectors,
+                self.model.codebook_size,
+            )
+            mels = mels.repeat(math.ceil(self.model.codebook_size / n_vectors), 1, 1, 1)
+        # train mode: the encoder sees batch statistics as it will during training
+        self.model.train()
+        self.model.init_codebooks(mels)
+        self.init_source = f"train: {mels.shape[0]} chunks, {mels.shape[0] * positions} vectors"
+        log.info("k-means codebook init on %s", self.init_source)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(
+            self.model.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+
+    # ------------------------------------------------------------------ training
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self.model(x)
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        x = _batch_mels(batch)
+        recon, _, commit = self.model(x)
+        recon_loss = self.recon_loss(recon, x)
+        loss = recon_loss + self.commit_loss_weight * commit
+        bs = x.shape[0]
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log(f"train/recon_{self.recon_loss_name}", recon_loss, on_epoch=True, batch_size=bs)
+        if self.recon_loss_name != "l1":
+            self.log("train/recon_l1", F.l1_loss(recon.detach(), x), on_epoch=True, batch_size=bs)
+        self.log("train/commit_loss", commit, on_step=False, on_epoch=True, batch_size=bs)
+        for level, value in enumerate(self.model.quantizer.last_level_losses):
+            self.log(
+                f"train/commit_level_{level}", value, on_step=False, on_epoch=True, batch_size=bs
+            )
+        return loss
+
+    # ------------------------------------------------------------------ validation
+    def on_validation_epoch_start(self) -> None:
+        q, c = self.model.num_quantizers, self.model.codebook_size
+        self._val_sums = {
+            "abs_err": torch.zeros((), device=self.device, dtype=torch.float64),
+            "baseline_abs_err": torch.zeros((), device=self.device, dtype=torch.float64),
+            "elements": torch.zeros((), device=self.device, dtype=torch.float64),
+            "counts": torch.zeros(q, c, device=self.device, dtype=torch.float64),
+        }
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x = _batch_mels(batch)
+        recon, indices, _ = self.model(x)
+        sums = self._val_sums
+        sums["abs_err"] += (recon.float() - x).abs().sum().double()
+        if self.mean_train_mel.numel():
+            sums["baseline_abs_err"] += (x - self.mean_train_mel).abs().sum().double()
+        sums["elements"] += x.numel()
+        for level in range(indices.shape[-1]):
+            sums["counts"][level] += torch.bincount(
+                indices[..., level].reshape(-1), minlength=self.model.codebook_size
+            ).double()
+
+    def on_validation_epoch_end(self) -> None:
+        sums = {
+            k: self.trainer.strategy.reduce(v, reduce_op="sum") for k, v in self._val_sums.items()
+        }
+        if float(sums["elements"]) == 0:
+            return
+        recon_l1 = sums["abs_err"] / sums["elements"]
+        self.log("val/recon_l1", recon_l1.float(), prog_bar=True)
+        if float(sums["baseline_abs_err"]) > 0:
+            self.log(
+                "val/norm_l1", (sums["abs_err"] / sums["baseline_abs_err"]).float(), prog_bar=True
+            )
+        health = codebook_utilization_from_counts(sums["counts"].cpu())
+        self.last_codebook_health = health
+        self.last_code_counts = sums["counts"].cpu()
+        for level, stats in health.items():
+            for name, value in stats.items():
+                self.log(f"val/codebook/{level}/{name}", float(value))
+        self.log("bitrate_bps", self.bitrate_bps())
+
+    # ------------------------------------------------------------------ helpers
+    def bitrate_bps(self) -> float:
+        """Bits per second of the codes for this run's mel settings."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        return self.model.bitrate_bps(_positions_per_second(datamodule, self.run_config))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint["state_dict"].get("mean_train_mel")
+        if saved is not None:  # the buffer is empty until the first fit: take the saved shape
+            self.mean_train_mel = torch.empty_like(saved, device=self.device)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["rvqvae"] = {"config": self.run_config, "format_version": 1}
+
+
+def _batch_mels(batch: Any) -> Tensor:
+    """The mel tensor [B, 1, n_mels, T] of a batch (a tensor, or a tuple/list starting with it)."""
+    return batch[0] if isinstance(batch, list | tuple) else batch
+
+
+def _positions_per_chunk(datamodule: Any) -> int:
+    from rvqvae.models.vqvae import latent_shape
+
+    n_mels, frames = datamodule.train_chunks.shape[-2:]
+    h, w = latent_shape(int(n_mels), int(frames))
+    return h * w
+
+
+def _positions_per_second(datamodule: Any, run_config: dict[str, Any]) -> float:
+    """Code positions per second of audio: (H * W) of one chunk / chunk duration."""
+    dataset = run_config.get("dataset", {})
+    if datamodule is not None and hasattr(datamodule, "train_chunks"):
+        positions = _positions_per_chunk(datamodule)
+        duration = float(
+            getattr(datamodule, "chunk_duration_s", dataset.get("chunk_duration_s", 1.0))
+        )
+    else:
+        from rvqvae.models.vqvae import latent_shape
+
+        sr, hop = dataset.get("sample_rate", 48000), dataset.get("hop_length", 512)
+        duration = float(dataset.get("chunk_duration_s", 1.0))
+        frames = math.ceil(duration * sr / hop)
+        h, w = latent_shape(int(dataset.get("n_mels", 128)), frames)
+        positions = h * w
+    return positions / duration

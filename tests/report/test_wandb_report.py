@@ -1,0 +1,176 @@
+"""The W&B Report builder, offline: panels built, save stubbed, no key / no network paths."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import wandb_workspaces.reports.v2 as wr
+
+from rvqvae.report import wandb_report
+from rvqvae.report.cli import main
+from rvqvae.report.wandb_report import build_wandb_report, publish_wandb_report
+
+FAKE_URL = "https://wandb.ai/me/rvqvae/reports/RVQ-VAE-comparison:-dims--abc123"
+
+
+def _no_network(*args, **kwargs):
+    raise AssertionError("tried to open a network connection")
+
+
+@pytest.fixture
+def no_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(socket, "create_connection", _no_network)
+
+
+@pytest.fixture
+def stub_wandb(monkeypatch: pytest.MonkeyPatch) -> list[wr.Report]:
+    """A key, a 'reachable' server, and Report.save / Report.url that never leave the machine."""
+    saved: list[wr.Report] = []
+
+    def save(self, draft: bool = False, clone: bool = False):
+        self.id = "abc123"
+        saved.append(self)
+        return self
+
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    monkeypatch.delenv("WANDB_ENTITY", raising=False)
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    monkeypatch.setattr(wandb_report, "server_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(socket, "create_connection", _no_network)
+    monkeypatch.setattr(wr.Report, "save", save)
+    monkeypatch.setattr(wr.Report, "url", property(lambda self: FAKE_URL))
+    return saved
+
+
+def _panels(report: wr.Report) -> tuple[wr.PanelGrid, dict[type, list]]:
+    (grid,) = [b for b in report.blocks if isinstance(b, wr.PanelGrid)]
+    by_type: dict[type, list] = {}
+    for panel in grid.panels:
+        by_type.setdefault(type(panel), []).append(panel)
+    return grid, by_type
+
+
+def test_builder_panels_and_group_filter() -> None:
+    report = build_wandb_report(
+        "dims", "me", "rvqvae", params=["model.codebook_dim", "model.num_quantizers"]
+    )
+    assert (report.entity, report.project) == ("me", "rvqvae")
+    assert report.title == "RVQ-VAE comparison: dims"
+    grid, panels = _panels(report)
+    (runset,) = grid.runsets
+    assert (runset.entity, runset.project) == ("me", "rvqvae")
+    assert runset.filters == "Metric(\"Group\") == 'dims'"
+    assert sorted(tuple(p.y) for p in panels[wr.LinePlot]) == [
+        ("train/recon_l1",),
+        ("val/recon_l1",),
+    ]
+    assert all(p.x == "epoch" for p in panels[wr.LinePlot])
+    (scatter,) = panels[wr.ScatterPlot]
+    assert (scatter.x, scatter.y) == ("bitrate_bps", "val/norm_l1")
+    (parallel,) = panels[wr.ParallelCoordinatesPlot]
+    assert [c.metric for c in parallel.columns] == [
+        wr.Config("model.codebook_dim"),
+        wr.Config("model.num_quantizers"),
+        wr.SummaryMetric("val/norm_l1"),
+    ]
+    assert len(panels[wr.RunComparer]) == 1
+    (media,) = panels[wr.MediaBrowser]
+    assert media.media_keys == ["previews/audio"]
+
+
+def test_publish_saves_and_prints_url(stub_wandb: list[wr.Report]) -> None:
+    lines: list[str] = []
+    url = publish_wandb_report("dims", entity="me", project="rvqvae", echo=lines.append)
+    assert url == FAKE_URL
+    assert lines == [f"W&B report: {FAKE_URL}"]
+    (report,) = stub_wandb
+    assert report.id == "abc123"
+    _, panels = _panels(report)
+    assert {c.metric.name for c in panels[wr.ParallelCoordinatesPlot][0].columns} >= {
+        "model.codebook_dim",
+        "model.num_quantizers",
+        "model.codebook_size",
+    }
+
+
+def test_cli_wandb_uses_swept_params(sweep: Path, stub_wandb: list[wr.Report], capsys) -> None:
+    args = [str(sweep), "--wandb", "--group", "dims", "--entity", "me", "--project", "p"]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"W&B report: {FAKE_URL}"
+    (report,) = stub_wandb
+    assert report.project == "p"
+    _, panels = _panels(report)
+    assert [c.metric for c in panels[wr.ParallelCoordinatesPlot][0].columns] == [
+        wr.Config("model.codebook_dim"),
+        wr.SummaryMetric("val/norm_l1"),
+    ]
+    assert (sweep / "report.md").is_file()
+
+
+def test_cli_group_defaults_to_the_sweep(sweep: Path, stub_wandb: list[wr.Report]) -> None:
+    assert main([str(sweep), "--wandb", "--entity", "me"]) == 0
+    (report,) = stub_wandb
+    grid, _ = _panels(report)
+    assert grid.runsets[0].filters == "Metric(\"Group\") == '2024-05-01_12-00-00'"
+    assert report.project == "rvqvae"
+
+
+def test_cli_project_from_the_runs_config(
+    tmp_path: Path, make_run_dir, stub_wandb: list[wr.Report]
+) -> None:
+    run_dir = make_run_dir(tmp_path / "0", ["logger.wandb.project=proj2"], previews=False)
+    assert main([str(run_dir), "--wandb", "--group", "g", "--entity", "me"]) == 0
+    assert stub_wandb[0].project == "proj2"
+    _, panels = _panels(stub_wandb[0])
+    columns = panels[wr.ParallelCoordinatesPlot][0].columns
+    assert columns[-2].metric == wr.Config("module.learning_rate")  # defaults: nothing swept
+
+
+def test_no_api_key_one_line_no_network(no_key: None) -> None:
+    lines: list[str] = []
+    start = time.monotonic()
+    assert publish_wandb_report("dims", echo=lines.append) is None
+    assert time.monotonic() - start < 5
+    assert lines == ["W&B report skipped: no API key (set WANDB_API_KEY or run `wandb login`)."]
+
+
+def test_netrc_key_is_found_offline(no_key: None, tmp_path: Path, monkeypatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "n" * 40 + "\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert wandb_report.find_api_key() == "n" * 40
+
+
+def test_unreachable_server_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # discard port: refused
+    lines: list[str] = []
+    assert publish_wandb_report("dims", entity="me", echo=lines.append) is None
+    assert lines == ["W&B report skipped: cannot reach http://127.0.0.1:9 (no network?)."]
+
+
+def test_hanging_save_is_bounded(stub_wandb: list[wr.Report], monkeypatch) -> None:
+    monkeypatch.setattr(wr.Report, "save", lambda self, **kw: time.sleep(5))
+    lines: list[str] = []
+    start = time.monotonic()
+    assert publish_wandb_report("dims", entity="me", timeout=0.2, echo=lines.append) is None
+    assert time.monotonic() - start < 2
+    assert lines == ["W&B report failed: TimeoutError: no answer from W&B within 0.2 s"]
+
+
+def test_save_error_is_one_line(stub_wandb: list[wr.Report], monkeypatch) -> None:
+    def boom(self, **kw):
+        raise RuntimeError("permission denied\nfor project rvqvae")
+
+    monkeypatch.setattr(wr.Report, "save", boom)
+    lines: list[str] = []
+    assert publish_wandb_report("dims", entity="me", echo=lines.append) is None
+    assert lines == ["W&B report failed: RuntimeError: permission denied for project rvqvae"]
