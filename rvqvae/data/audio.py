@@ -15,11 +15,12 @@ the hot paths: the Slaney mel filterbank is computed here with numpy (and tested
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,6 +233,19 @@ def _torch_filterbank_pinv(settings: MelSettings) -> Tensor:
     return torch.linalg.pinv(_torch_filterbank(settings).double()).float()  # [F, n_mels]
 
 
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Temporarily set torch's (process-wide) intra-op thread count to ``n``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @functools.lru_cache(maxsize=4)
 def _hann(n_fft: int) -> Tensor:
     import torch
@@ -303,6 +317,15 @@ def mel_to_audio(
     with ``n_iter`` iterations of fast Griffin-Lim (momentum 0.99, deterministic for ``seed``).
     The output has ``frames * hop_length`` samples unless ``length`` is given.
     """
+    # One intra-op thread: these transforms are small, and multi-threaded torch ops slow down
+    # several-fold when other processes compete for the cores (previews run mid-training).
+    with torch_threads(1):
+        return _mel_to_audio(mel, settings, n_iter, length, seed)
+
+
+def _mel_to_audio(
+    mel: np.ndarray | Tensor, settings: MelSettings, n_iter: int, length: int | None, seed: int
+) -> np.ndarray:
     import torch
 
     m = torch.as_tensor(np.asarray(mel) if not isinstance(mel, torch.Tensor) else mel)
@@ -428,6 +451,8 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
             except Exception:
                 pass
         msg = str(err).replace(str(path), "").replace("Error opening ''", "").strip(" :")
+        if "not a regular file" in msg:  # libsndfile's wording for undecodable MPEG data
+            msg = "corrupt or unsupported data"
         raise BadAudioFile(path, f"cannot be decoded ({msg or type(err).__name__})") from None
 
 
@@ -519,7 +544,9 @@ def analyse_file(
     )
 
 
-def chunk_hop_frames(settings: MelSettings, chunk_duration_s: float, chunk_hop_s: float | None):
+def chunk_hop_frames(
+    settings: MelSettings, chunk_duration_s: float, chunk_hop_s: float | None
+) -> int:
     """Frames between chunk starts: ``round(hop_s * sample_rate / hop_length)`` (at least 1)."""
     hop_s = chunk_duration_s if chunk_hop_s is None else chunk_hop_s
     if hop_s <= 0 or chunk_duration_s <= 0:

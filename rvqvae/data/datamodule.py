@@ -133,7 +133,9 @@ class ChunkBatcher:
             self.generator.manual_seed(info.seed % (2**63))
         return self.generator
 
-    def gather(self, idx: Tensor, offset: Tensor | None = None, rate: Tensor | None = None):
+    def gather(
+        self, idx: Tensor, offset: Tensor | None = None, rate: Tensor | None = None
+    ) -> Tensor:
         """Windows ``[B, 1, n_mels, T]`` for chunks ``idx``, optionally shifted/stretched."""
         starts = self.starts[idx].double()  # [B]
         t = torch.arange(self.chunk_frames, dtype=torch.float64)  # [T]
@@ -319,7 +321,7 @@ class MelDataModule(L.LightningDataModule):
             out = self.cache_dir / f"synth-{digest[:12]}"
             kwargs = {k: v for k, v in params.items() if k != "version"}
             return generate_synth_dataset(out, **kwargs)
-        return Path(self.path).expanduser()
+        return Path(self.path).expanduser().absolute()
 
     def prepare_data(self) -> None:
         """Generate the synth set if needed and fill the feature cache (decodes once)."""
@@ -392,7 +394,7 @@ class MelDataModule(L.LightningDataModule):
                     f"dataset {root} has a single usable chunk: it is used for both training "
                     "and validation (validation loss is not a held-out measure)",
                     DatasetWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 train_items.append((0, starts, n_frames + c))
                 val_items.append((0, starts))
@@ -406,7 +408,7 @@ class MelDataModule(L.LightningDataModule):
                     f"dataset {root} has a single usable file: split in time, the last {n_val} "
                     f"of {len(starts)} chunks are validation",
                     DatasetWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 train_items.append((0, train_starts, split))
                 val_items.append((0, starts[starts >= split]))

@@ -144,14 +144,16 @@ def test_long_signal_blocked_stft_is_seamless() -> None:
         ("PCM_16", "FLAC", "flac"),
         ("PCM_16", "AIFF", "aiff"),
         ("VORBIS", "OGG", "ogg"),
+        ("MPEG_LAYER_III", "MP3", "mp3"),
     ],
 )
 def test_formats_decode(tmp_path: Path, write_wav, subtype: str, fmt: str, ext: str) -> None:
     p = write_wav(tmp_path / f"x.{ext}", subtype=subtype, fmt=fmt, duration_s=0.5)
     y = load_audio(p, 48000, normalize_peak=True)
     assert y.dtype == np.float32 and y.ndim == 1
-    assert abs(y.shape[0] - 24000) <= 2000  # ogg may add a little padding
+    assert abs(y.shape[0] - 24000) <= 2400  # ogg/mp3 may add a little padding
     assert np.isclose(np.abs(y).max(), 0.95, atol=1e-3)
+    assert audio_to_mel(y).mean() > 0.1
 
 
 @pytest.mark.parametrize("channels", [2, 6])
@@ -270,7 +272,9 @@ def test_mel_audio_mel_roundtrip_keeps_spectral_shape(tmp_path: Path) -> None:
     from rvqvae.data.synth import generate_synth_dataset
 
     s = MelSettings()
-    folder = generate_synth_dataset(tmp_path / "synth", 3, seed=3, max_duration_s=2.0)
+    folder = generate_synth_dataset(
+        tmp_path / "synth", 3, seed=3, min_duration_s=1.0, max_duration_s=1.5
+    )
     for f in sorted(folder.glob("*.wav")):
         mel = audio_to_mel(load_audio(f, 48000, True), s)
         mel2 = audio_to_mel(mel_to_audio(mel, s, n_iter=32), s)
