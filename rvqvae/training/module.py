@@ -37,6 +37,7 @@ class RVQVAEModule(L.LightningModule):
         commit_loss_weight: float = 1.0,
         init_vectors_per_code: int = 16,
         run_config: dict[str, Any] | None = None,
+        compile_model: bool = False,
     ) -> None:
         super().__init__()
         if recon_loss not in RECON_LOSSES:
@@ -54,6 +55,9 @@ class RVQVAEModule(L.LightningModule):
         self.recon_loss = RECON_LOSSES[recon_loss]
         self.commit_loss_weight = commit_loss_weight
         self.init_vectors_per_code = init_vectors_per_code
+        # torch.compile the conv encoder/decoder (not the RVQ) at fit start: ~1.3x faster steps
+        # on CPU, but ~70 s of compilation on 2 cores, so off by default.
+        self.compile_model = bool(compile_model)
         # The resolved run config travels in every checkpoint so load_model() needs the file only.
         self.run_config = run_config or {}
         self.init_source: str | None = None  # where the k-means init data came from
@@ -67,6 +71,9 @@ class RVQVAEModule(L.LightningModule):
             self.mean_train_mel = datamodule.mean_train_mel.to(self.device)
         if not self.model.quantizer.initted:
             self._init_codebooks_from_training_data(datamodule)
+        if self.compile_model:  # after the k-means init: its odd batch size is not compiled
+            self.model.encoder.compile()
+            self.model.decoder.compile()
 
     @torch.no_grad()
     def _init_codebooks_from_training_data(self, datamodule: Any) -> None:
