@@ -1,0 +1,50 @@
+"""RVQ-VAE as a tokenizer: audio -> codes files -> mel and audio, and checkpoint evaluation.
+
+- :class:`Codec` (``Codec.from_checkpoint(path)``): a trained model with its mel settings and
+  identity (model config + weights sha256).
+- :func:`encode_file` / :func:`encode_path`: streaming encode to :class:`CodesFile`
+  (``.codes.npz``; format in :mod:`rvqvae.codec.format`).
+- :func:`decode_file` / :func:`decode_to_mel`: stitched mel, PNG, WAV (Griffin-Lim).
+- :func:`evaluate_codec`: the figures of ``python -m rvqvae.evaluate``.
+"""
+
+from __future__ import annotations
+
+from rvqvae.codec.evaluation import evaluate_codec, load_eval_chunks
+from rvqvae.codec.format import (
+    FORMAT_VERSION,
+    CodecError,
+    CodesFile,
+    CodesFormatError,
+    load_codes,
+    save_codes,
+)
+from rvqvae.codec.model import Codec, CodecMismatchError, weights_sha256
+from rvqvae.codec.pipeline import (
+    decode_chunk_mels,
+    decode_file,
+    decode_path,
+    decode_to_mel,
+    encode_file,
+    encode_path,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Codec",
+    "CodecError",
+    "CodecMismatchError",
+    "CodesFile",
+    "CodesFormatError",
+    "decode_chunk_mels",
+    "decode_file",
+    "decode_path",
+    "decode_to_mel",
+    "encode_file",
+    "encode_path",
+    "evaluate_codec",
+    "load_codes",
+    "load_eval_chunks",
+    "save_codes",
+    "weights_sha256",
+]

@@ -1,0 +1,261 @@
+"""Score a checkpoint on any folder of audio: ``eval.json`` figures.
+
+Data: every audio file under the folder goes through the training pipeline
+(:class:`~rvqvae.data.cache.FeatureCache` -> ``chunk_starts`` -> ``slice_chunks``) with the
+checkpoint's mel settings, **non-overlapping** chunks (hop = chunk), the same tail-padding and
+silence rules as training, and no augmentation.
+
+Metrics (all chunks pooled):
+
+- ``mel_l1``: mean |recon - x| over every mel element (log1p power).
+- ``norm_l1``: sum |recon - x| / sum |mean_eval - x|, where ``mean_eval`` ``[1, n_mels, C]`` is
+  the per-bin, per-frame mean chunk **of the evaluated data itself** (so 1.0 = no better than
+  predicting the data's average chunk). ``norm_l1_train_mean`` uses the checkpoint's stored
+  training mean instead (comparable to ``val/norm_l1`` during training), when present.
+- ``levels``: ``mel_l1`` / ``norm_l1`` decoding with the first k = 1..Q levels.
+- ``audio``: Griffin-Lim audio of the reconstruction vs Griffin-Lim audio of the ORIGINAL mel
+  (same iterations and seed, so the vocoder is factored out), per chunk on the STFT magnitude
+  ``|S|`` (the checkpoint's n_fft / hop, Hann window): spectral convergence
+  ``||S_ref| - |S_rec|||_F / ||S_ref||_F`` and log-spectral distance
+  ``mean_t sqrt(mean_f (10 log10 max(|S_ref|^2, floor) - 10 log10 max(|S_rec|^2, floor))^2)``
+  dB with ``floor = 1e-8 * max |S_ref|^2`` (80 dB below the chunk's peak bin, so inaudible
+  bins do not dominate); both averaged over chunks.
+- ``codebook``: per-level utilization, perplexity and dead codes on this data.
+- ``bitrate_bps``; ``speed``: seconds of audio processed per second (x real time) for the model
+  encode/decode alone, decode plus Griffin-Lim, and end-to-end streaming encode of the files.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rvqvae.codec.model import Codec
+from rvqvae.data.audio import (
+    BadAudioFile,
+    DatasetError,
+    chunk_starts,
+    discover_audio_files,
+    mel_to_audio,
+    slice_chunks,
+)
+from rvqvae.data.cache import FeatureCache
+
+log = logging.getLogger(__name__)
+
+LSD_FLOOR = 1e-8  # power floor for the LSD, relative to the reference peak (-80 dB)
+
+
+def load_eval_chunks(
+    codec: Codec,
+    path: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+    silence_threshold_db: float | None = None,
+    max_files: int | None = None,
+) -> tuple[torch.Tensor, list[tuple[Path, int]], list[tuple[Path, str]]]:
+    """Non-overlapping chunks ``[N, 1, n_mels, C]`` of a folder, their (file, start frame) and
+    the unusable files ``[(path, reason)]``.
+
+    Raises:
+        DatasetError: missing/empty folder, or no usable chunk in it.
+    """
+    files = discover_audio_files(path)
+    if max_files is not None:
+        files = files[: int(max_files)]
+    cache = FeatureCache(cache_dir, codec.settings, codec.normalize_peak)
+    c = codec.chunk_frames
+    thr = codec.silence_threshold_db if silence_threshold_db is None else silence_threshold_db
+    parts, sources, bad = [], [], []
+    for f in files:
+        try:
+            feats = cache.get(f)
+            starts = chunk_starts(feats, c, c, thr, f)
+        except BadAudioFile as err:
+            warnings.warn(f"skipping {f}: {err.reason}", stacklevel=2)
+            bad.append((f, err.reason))
+            continue
+        parts.append(slice_chunks(feats.mel, starts, c))
+        sources += [(f, int(s)) for s in starts]
+    if not parts:
+        raise DatasetError(f"dataset folder {path} has no usable audio chunks")
+    return torch.from_numpy(np.concatenate(parts)), sources, bad
+
+
+def spectral_metrics(ref: np.ndarray, est: np.ndarray, n_fft: int, hop: int) -> tuple[float, float]:
+    """(spectral convergence, log-spectral distance in dB) of ``est`` against ``ref`` audio."""
+    window = torch.hann_window(n_fft)
+
+    def mag(y: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
+        return torch.stft(x, n_fft, hop, window=window, center=True, return_complex=True).abs()
+
+    s_ref, s_est = mag(ref).double(), mag(est).double()  # [F, T]
+    sc = float(torch.linalg.norm(s_ref - s_est) / torch.linalg.norm(s_ref).clamp(min=1e-12))
+    p_ref, p_est = s_ref.square(), s_est.square()
+    floor = LSD_FLOOR * p_ref.max().clamp(min=1e-20)
+    d = 10 * torch.log10(p_ref.clamp(min=floor)) - 10 * torch.log10(p_est.clamp(min=floor))
+    lsd = float(d.square().mean(dim=0).sqrt().mean())
+    return sc, lsd
+
+
+def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+@torch.no_grad()
+def evaluate_codec(
+    codec: Codec,
+    chunks: torch.Tensor,
+    batch_size: int = 16,
+    griffin_lim_iters: int = 32,
+    max_audio_chunks: int | None = 32,
+    files: list[Path] | None = None,
+    max_speed_files: int = 2,
+) -> dict[str, Any]:
+    """All figures for ``chunks`` ``[N, 1, n_mels, C]`` (see the module docstring)."""
+    from rvqvae.codec.pipeline import encode_file
+
+    model, s = codec.model, codec.settings
+    q = model.num_quantizers
+    n, c = chunks.shape[0], chunks.shape[-1]
+    chunk_seconds = c * s.hop_length / s.sample_rate
+    mean_eval = chunks.mean(dim=0)  # [1, n_mels, C]
+    train_mean = codec.mean_train_mel
+    if train_mean is not None and tuple(train_mean.shape) != tuple(mean_eval.shape):
+        train_mean = None
+    abs_err = torch.zeros(q, dtype=torch.float64)  # per number of levels
+    base_err = torch.zeros((), dtype=torch.float64)
+    train_base_err = torch.zeros((), dtype=torch.float64)
+    all_idx, recons = [], []
+    t_enc = t_dec = 0.0
+    warm, hw0 = codec.encode_chunks(chunks[:1].to(codec.device))  # one-time set-up, not timed
+    codec.decode_chunks(warm, hw0, c)
+    for i in range(0, n, batch_size):
+        x = chunks[i : i + batch_size].to(codec.device)
+        (idx, hw), dt = _timed(codec.encode_chunks, x)
+        t_enc += dt
+        all_idx.append(idx.cpu())
+        for k in range(1, q + 1):
+            rec, dt = _timed(codec.decode_chunks, idx, hw, c, k)
+            if k == q:
+                t_dec += dt
+                recons.append(rec.cpu())
+            abs_err[k - 1] += (rec - x).abs().sum().double().cpu()
+        base_err += (x - mean_eval.to(x.device)).abs().sum().double().cpu()
+        if train_mean is not None:
+            train_base_err += (x - train_mean.to(x.device)).abs().sum().double().cpu()
+    elements = float(chunks.numel())
+    indices = torch.cat(all_idx)  # [N, H*W, Q]
+    recon = torch.cat(recons)  # [N, 1, n_mels, C]
+    levels = {
+        str(k): {
+            "mel_l1": float(abs_err[k - 1] / elements),
+            "norm_l1": float(abs_err[k - 1] / base_err) if base_err > 0 else math.nan,
+        }
+        for k in range(1, q + 1)
+    }
+    audio_seconds = n * chunk_seconds
+    result: dict[str, Any] = {
+        "num_chunks": n,
+        "audio_seconds": audio_seconds,
+        "mel_l1": levels[str(q)]["mel_l1"],
+        "norm_l1": levels[str(q)]["norm_l1"],
+        "norm_l1_baseline": "mean chunk of the evaluated data",
+        "norm_l1_train_mean": (
+            float(abs_err[q - 1] / train_base_err) if train_base_err > 0 else None
+        ),
+        "levels": levels,
+        "codebook": model.get_codebook_utilization(indices),
+        "bitrate_bps": codec.bitrate_bps(),
+        "num_quantizers": q,
+        "codebook_size": model.codebook_size,
+    }
+
+    # Audio metrics on evenly spaced chunks: GL(recon) vs GL(original mel).
+    m = n if max_audio_chunks is None else max(0, min(n, int(max_audio_chunks)))
+    sel = torch.linspace(0, n - 1, m).round().long().unique().tolist() if m else []
+    scs, lsds = [], []
+    t_gl = 0.0
+    for i in sel:
+        ref = mel_to_audio(chunks[i, 0], s, n_iter=griffin_lim_iters, seed=0)
+        est, dt = _timed(mel_to_audio, recon[i, 0], s, n_iter=griffin_lim_iters, seed=0)
+        t_gl += dt
+        sc, lsd = spectral_metrics(ref, est, s.n_fft, s.hop_length)
+        scs.append(sc)
+        lsds.append(lsd)
+    result["audio"] = {
+        "chunks": len(sel),
+        "griffin_lim_iters": griffin_lim_iters,
+        "spectral_convergence": float(np.mean(scs)) if scs else None,
+        "log_spectral_distance_db": float(np.mean(lsds)) if lsds else None,
+    }
+
+    speed: dict[str, Any] = {
+        "encode_model_x_realtime": audio_seconds / max(t_enc, 1e-9),
+        "decode_model_x_realtime": audio_seconds / max(t_dec, 1e-9),
+        "decode_with_griffin_lim_x_realtime": None,
+        "encode_end_to_end_x_realtime": None,
+        "device": str(codec.device),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if sel:
+        per_chunk_dec = t_dec / n
+        speed["decode_with_griffin_lim_x_realtime"] = (len(sel) * chunk_seconds) / (
+            t_gl + per_chunk_dec * len(sel)
+        )
+    if files:
+        secs, t = 0.0, 0.0
+        for f in files[:max_speed_files]:
+            codes, dt = _timed(encode_file, codec, f, batch_size=batch_size)
+            secs += codes.duration_s
+            t += dt
+        speed["encode_end_to_end_x_realtime"] = secs / max(t, 1e-9)
+        speed["encode_end_to_end_note"] = "decode + resample + streaming mel + model, 50% overlap"
+    result["speed"] = speed
+    return result
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Plain-text summary table of an ``evaluate_codec`` result."""
+    rows = [
+        ("chunks", f"{result['num_chunks']} ({result['audio_seconds']:.1f} s)"),
+        ("mel L1", f"{result['mel_l1']:.4f}"),
+        ("norm L1 (eval mean)", f"{result['norm_l1']:.4f}"),
+    ]
+    if result.get("norm_l1_train_mean") is not None:
+        rows.append(("norm L1 (train mean)", f"{result['norm_l1_train_mean']:.4f}"))
+    audio = result["audio"]
+    if audio["spectral_convergence"] is not None:
+        rows.append(("spectral convergence", f"{audio['spectral_convergence']:.4f}"))
+        rows.append(("log-spectral dist (dB)", f"{audio['log_spectral_distance_db']:.3f}"))
+    for k, v in result["levels"].items():
+        rows.append((f"levels 1..{k}: L1 / norm", f"{v['mel_l1']:.4f} / {v['norm_l1']:.4f}"))
+    for level, h in result["codebook"].items():
+        rows.append(
+            (
+                f"{level}: util / ppl / dead",
+                f"{h['utilization']:.3f} / {h['perplexity']:.1f} / {h['dead_codes']}",
+            )
+        )
+    rows.append(("bitrate (bit/s)", f"{result['bitrate_bps']:.0f}"))
+    sp = result["speed"]
+    for key in (
+        "encode_model_x_realtime",
+        "decode_model_x_realtime",
+        "decode_with_griffin_lim_x_realtime",
+        "encode_end_to_end_x_realtime",
+    ):
+        if sp.get(key) is not None:
+            rows.append((key.replace("_x_realtime", " (x real time)"), f"{sp[key]:.1f}"))
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

@@ -1,0 +1,320 @@
+"""The RVQ codes file (``.codes.npz``): a portable, numpy-only container for encoded audio.
+
+A codes file is written with ``np.savez`` and holds plain arrays only (no pickled objects), so
+``np.load(path, allow_pickle=False)`` reads it anywhere numpy exists - no torch, no rvqvae.
+
+Format version 1, keys (scalars are 0-d arrays; ``N`` chunks, ``P = H*W`` positions, ``Q``
+levels):
+
+============================  ==========================  ======================================
+key                           dtype / shape               meaning
+============================  ==========================  ======================================
+``format_version``            int64 ``[]``                1
+``codes``                     uint8/16/32 ``[N, P, Q]``   RVQ indices; the smallest unsigned
+                                                          dtype holding ``codebook_size - 1``
+``spatial_shape``             int64 ``[N, 2]``            latent grid (H, W) of each chunk;
+                                                          position p = h * W + w
+``chunk_starts``              int64 ``[N]``               first mel frame of each chunk
+``num_chunks``                int64 ``[]``                N
+``chunk_frames``              int64 ``[]``                mel frames per chunk (C)
+``chunk_hop_frames``          int64 ``[]``                frames between chunk starts (C/2 by
+                                                          default: 50 % overlap)
+``chunk_duration_s``          float64 ``[]``              training chunk duration (s)
+``chunk_hop_s``               float64 ``[]``              ``chunk_hop_frames * hop / sr``
+``num_frames``                int64 ``[]``                mel frames of the whole file (F)
+``num_samples``               int64 ``[]``                original length in samples at
+                                                          ``sample_rate`` (decode output length)
+``sample_rate`` ``n_fft``     int64 ``[]``                mel analysis parameters (log1p of a
+``hop_length`` ``n_mels``                                 Slaney mel power spectrogram, frames
+``fmin`` ``fmax`` ``power``   float64 ``[]``              centred on ``t * hop_length``; fmax
+                                                          resolved, never None)
+``normalize_peak``            bool ``[]``                 audio was peak-normalised to 0.95
+``peak_gain``                 float64 ``[]``              gain applied by that normalisation
+``source_sample_rate``        int64 ``[]``                sample rate of the input file
+``source_num_samples``        int64 ``[]``                its length in samples at that rate
+``source_name``               str ``[]``                  input file name (relative path)
+``codebook_size``             int64 ``[]``                codes per level
+``num_quantizers``            int64 ``[]``                RVQ levels of the model (Q)
+``model_config``              str ``[]``                  JSON: ConvVQVAE constructor arguments
+``run_config``                str ``[]``                  JSON: the full resolved training config
+``weights_sha256``            str ``[]``                  sha256 of the model weights (see
+                                                          :func:`rvqvae.codec.model.weights_sha256`)
+============================  ==========================  ======================================
+
+Chunk ``k`` covers mel frames ``[chunk_starts[k], chunk_starts[k] + chunk_frames)`` (frames past
+``num_frames`` are zero padding). Decoding crossfades the decoded chunk mels with a sin^2 window
+normalised so that the weights sum to one at every frame, then crops to ``num_frames``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rvqvae.data.audio import MelSettings
+
+FORMAT_VERSION = 1
+SUFFIX = ".codes.npz"
+
+_INT_KEYS = (
+    "format_version",
+    "num_chunks",
+    "chunk_frames",
+    "chunk_hop_frames",
+    "num_frames",
+    "num_samples",
+    "sample_rate",
+    "n_fft",
+    "hop_length",
+    "n_mels",
+    "source_sample_rate",
+    "source_num_samples",
+    "codebook_size",
+    "num_quantizers",
+)
+_FLOAT_KEYS = ("chunk_duration_s", "chunk_hop_s", "fmin", "fmax", "power", "peak_gain")
+_STR_KEYS = ("source_name", "model_config", "run_config", "weights_sha256")
+_BOOL_KEYS = ("normalize_peak",)
+_ARRAY_KEYS = ("codes", "spatial_shape", "chunk_starts")
+REQUIRED_KEYS: tuple[str, ...] = _ARRAY_KEYS + _INT_KEYS + _FLOAT_KEYS + _STR_KEYS + _BOOL_KEYS
+
+
+class CodecError(ValueError):
+    """A codec input that cannot be used; the message is one line."""
+
+
+class CodesFormatError(CodecError):
+    """A codes file that is unreadable, incomplete or inconsistent."""
+
+
+def codes_dtype(codebook_size: int) -> np.dtype:
+    """Smallest unsigned integer dtype holding ``0 .. codebook_size - 1``."""
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if codebook_size - 1 <= np.iinfo(dt).max:
+            return np.dtype(dt)
+    raise CodecError(f"codebook_size {codebook_size} does not fit in uint32")
+
+
+@dataclass
+class CodesFile:
+    """In-memory content of a codes file (see the module docstring for every field)."""
+
+    codes: np.ndarray  # [N, H*W, Q] unsigned integers
+    spatial_shape: np.ndarray  # [N, 2] int64
+    chunk_starts: np.ndarray  # [N] int64
+    chunk_frames: int
+    chunk_hop_frames: int
+    chunk_duration_s: float
+    num_frames: int
+    num_samples: int
+    settings: MelSettings
+    normalize_peak: bool
+    peak_gain: float
+    source_sample_rate: int
+    source_num_samples: int
+    source_name: str
+    codebook_size: int
+    num_quantizers: int
+    model_config: dict[str, Any]
+    run_config: dict[str, Any] = field(default_factory=dict)
+    weights_sha256: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def num_chunks(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def chunk_hop_s(self) -> float:
+        return self.chunk_hop_frames * self.settings.hop_length / self.settings.sample_rate
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.settings.sample_rate
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The ``np.savez`` payload (plain arrays only)."""
+        s = self.settings
+        ints = {
+            "format_version": self.format_version,
+            "num_chunks": self.num_chunks,
+            "chunk_frames": self.chunk_frames,
+            "chunk_hop_frames": self.chunk_hop_frames,
+            "num_frames": self.num_frames,
+            "num_samples": self.num_samples,
+            "sample_rate": s.sample_rate,
+            "n_fft": s.n_fft,
+            "hop_length": s.hop_length,
+            "n_mels": s.n_mels,
+            "source_sample_rate": self.source_sample_rate,
+            "source_num_samples": self.source_num_samples,
+            "codebook_size": self.codebook_size,
+            "num_quantizers": self.num_quantizers,
+        }
+        floats = {
+            "chunk_duration_s": self.chunk_duration_s,
+            "chunk_hop_s": self.chunk_hop_s,
+            "fmin": s.fmin,
+            "fmax": s.f_max,
+            "power": s.power,
+            "peak_gain": self.peak_gain,
+        }
+        out: dict[str, np.ndarray] = {
+            "codes": np.ascontiguousarray(self.codes, dtype=codes_dtype(self.codebook_size)),
+            "spatial_shape": np.asarray(self.spatial_shape, dtype=np.int64).reshape(-1, 2),
+            "chunk_starts": np.asarray(self.chunk_starts, dtype=np.int64).reshape(-1),
+        }
+        out.update({k: np.array(int(v), dtype=np.int64) for k, v in ints.items()})
+        out.update({k: np.array(float(v), dtype=np.float64) for k, v in floats.items()})
+        out["normalize_peak"] = np.array(bool(self.normalize_peak))
+        out["source_name"] = np.array(str(self.source_name))
+        out["model_config"] = np.array(json.dumps(self.model_config, sort_keys=True))
+        out["run_config"] = np.array(json.dumps(self.run_config, sort_keys=True, default=str))
+        out["weights_sha256"] = np.array(str(self.weights_sha256))
+        return out
+
+
+def save_codes(codes_file: CodesFile, path: str | os.PathLike[str]) -> Path:
+    """Validate and write ``codes_file`` to ``path`` atomically (``np.savez``, no pickle)."""
+    from rvqvae.data.cache import atomic_write_bytes
+
+    arrays = codes_file.to_arrays()
+    validate_arrays(arrays, str(path))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def load_codes(path: str | os.PathLike[str]) -> CodesFile:
+    """Read and validate a codes file.
+
+    Raises:
+        CodesFormatError: missing or unreadable file, pickled content, missing keys, wrong dtypes
+            (e.g. float codes), inconsistent shapes or out-of-range indices.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CodesFormatError(f"codes file not found: {p}")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CodesFormatError(f"{p}: not a readable codes file ({first})") from None
+    validate_arrays(arrays, str(p))
+    return _from_arrays(arrays, str(p))
+
+
+def _scalar(arrays: dict[str, np.ndarray], key: str, kind: str, where: str) -> Any:
+    value = arrays[key]
+    if value.ndim != 0 or value.dtype.kind not in kind:
+        raise CodesFormatError(
+            f"{where}: key '{key}' must be a scalar of kind {kind!r}, "
+            f"got dtype {value.dtype} shape {value.shape}"
+        )
+    return value.item()
+
+
+def validate_arrays(arrays: dict[str, np.ndarray], where: str = "<codes>") -> None:
+    """Check keys, dtypes, shapes and index ranges of a codes payload (one-line errors)."""
+    missing = [k for k in REQUIRED_KEYS if k not in arrays]
+    if missing:
+        raise CodesFormatError(f"{where}: missing key(s) {', '.join(missing)}")
+    version = _scalar(arrays, "format_version", "iu", where)
+    if version != FORMAT_VERSION:
+        raise CodesFormatError(
+            f"{where}: format_version {version} is not supported (this reader: {FORMAT_VERSION})"
+        )
+    for k in _INT_KEYS:
+        if _scalar(arrays, k, "iu", where) < 0:
+            raise CodesFormatError(f"{where}: key '{k}' must be >= 0")
+    for k in _FLOAT_KEYS:
+        _scalar(arrays, k, "f", where)
+    for k in _STR_KEYS:
+        _scalar(arrays, k, "U", where)
+    _scalar(arrays, "normalize_peak", "b", where)
+    codes = arrays["codes"]
+    if codes.dtype.kind not in "ui":
+        raise CodesFormatError(f"{where}: codes must be integers, got dtype {codes.dtype}")
+    if codes.ndim != 3:
+        raise CodesFormatError(f"{where}: codes must be [chunks, H*W, levels], got {codes.shape}")
+    n, positions, q = codes.shape
+    if int(arrays["num_chunks"]) != n or n < 1:
+        raise CodesFormatError(
+            f"{where}: num_chunks={int(arrays['num_chunks'])} but codes hold {n} chunk(s)"
+        )
+    cb, nq = int(arrays["codebook_size"]), int(arrays["num_quantizers"])
+    if not 1 <= q <= max(nq, 1) or cb < 2:
+        raise CodesFormatError(f"{where}: codes have {q} levels, num_quantizers={nq}")
+    if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= cb):
+        raise CodesFormatError(
+            f"{where}: code indices must be in [0, {cb - 1}], "
+            f"got range [{int(codes.min())}, {int(codes.max())}]"
+        )
+    shapes, starts = arrays["spatial_shape"], arrays["chunk_starts"]
+    if shapes.dtype.kind not in "iu" or shapes.shape != (n, 2):
+        raise CodesFormatError(f"{where}: spatial_shape must be int [{n}, 2], got {shapes.shape}")
+    if (shapes.prod(axis=1) != positions).any() or (shapes < 1).any():
+        raise CodesFormatError(f"{where}: spatial_shape (H, W) does not match {positions} codes")
+    if starts.dtype.kind not in "iu" or starts.shape != (n,):
+        raise CodesFormatError(f"{where}: chunk_starts must be int [{n}], got {starts.shape}")
+    if n > 1 and (np.diff(starts) <= 0).any():
+        raise CodesFormatError(f"{where}: chunk_starts must be increasing")
+    if int(arrays["chunk_frames"]) < 1 or int(arrays["chunk_hop_frames"]) < 1:
+        raise CodesFormatError(f"{where}: chunk_frames and chunk_hop_frames must be >= 1")
+    if int(arrays["num_samples"]) < 1 or int(arrays["num_frames"]) < 1:
+        raise CodesFormatError(f"{where}: num_samples and num_frames must be >= 1")
+    if int(starts[0]) < 0 or int(starts[-1]) >= int(arrays["num_frames"]):
+        raise CodesFormatError(f"{where}: chunk_starts outside [0, num_frames)")
+    for k in ("model_config", "run_config"):
+        try:
+            json.loads(str(arrays[k]))
+        except json.JSONDecodeError:
+            raise CodesFormatError(f"{where}: key '{k}' is not valid JSON") from None
+
+
+def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
+    fmax = float(arrays["fmax"])  # stored resolved; None (= sample_rate / 2) round-trips
+    try:
+        settings = MelSettings(
+            sample_rate=int(arrays["sample_rate"]),
+            n_fft=int(arrays["n_fft"]),
+            hop_length=int(arrays["hop_length"]),
+            n_mels=int(arrays["n_mels"]),
+            fmin=float(arrays["fmin"]),
+            fmax=None if fmax == int(arrays["sample_rate"]) / 2 else fmax,
+            power=float(arrays["power"]),
+        )
+    except ValueError as exc:
+        raise CodesFormatError(f"{where}: invalid mel settings ({exc})") from None
+    return CodesFile(
+        codes=arrays["codes"],
+        spatial_shape=arrays["spatial_shape"].astype(np.int64),
+        chunk_starts=arrays["chunk_starts"].astype(np.int64),
+        chunk_frames=int(arrays["chunk_frames"]),
+        chunk_hop_frames=int(arrays["chunk_hop_frames"]),
+        chunk_duration_s=float(arrays["chunk_duration_s"]),
+        num_frames=int(arrays["num_frames"]),
+        num_samples=int(arrays["num_samples"]),
+        settings=settings,
+        normalize_peak=bool(arrays["normalize_peak"]),
+        peak_gain=float(arrays["peak_gain"]),
+        source_sample_rate=int(arrays["source_sample_rate"]),
+        source_num_samples=int(arrays["source_num_samples"]),
+        source_name=str(arrays["source_name"]),
+        codebook_size=int(arrays["codebook_size"]),
+        num_quantizers=int(arrays["num_quantizers"]),
+        model_config=json.loads(str(arrays["model_config"])),
+        run_config=json.loads(str(arrays["run_config"])),
+        weights_sha256=str(arrays["weights_sha256"]),
+        format_version=int(arrays["format_version"]),
+    )

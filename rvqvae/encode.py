@@ -1,0 +1,52 @@
+"""``python -m rvqvae.encode ckpt=PATH input=FILE_OR_DIR output=DIR``: audio -> codes files.
+
+One ``<name>.codes.npz`` per audio file (folders are mirrored); see :mod:`rvqvae.codec.format`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+import rvqvae  # noqa: F401  (registers the OmegaConf resolvers before composition)
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+log = logging.getLogger("rvqvae.encode")
+
+
+def run(cfg: dict[str, Any]) -> list[tuple[Path, Path]]:
+    """Encode ``cfg['input']`` into ``cfg['output']``; returns ``[(audio, codes file)]``."""
+    from rvqvae.codec import Codec, encode_path
+
+    codec = Codec.from_checkpoint(cfg["ckpt"], device=cfg.get("device") or "cpu")
+    written, bad = encode_path(
+        codec,
+        cfg["input"],
+        cfg["output"],
+        overlap=float(cfg["overlap"]),
+        batch_size=int(cfg["batch_size"]),
+        block_samples=int(cfg["block_samples"]),
+        on_bad_file=str(cfg["on_bad_file"]),
+    )
+    chunks = f"chunk {codec.chunk_frames} frames, hop by overlap {cfg['overlap']}"
+    print(
+        f"encoded {len(written)} file(s) into {cfg['output']} ({chunks}, "
+        f"{codec.bitrate_bps():.0f} bit/s at no overlap)"
+        + (f"; skipped {len(bad)} bad file(s)" if bad else "")
+    )
+    return written
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="encode")
+def main(cfg: DictConfig) -> None:
+    from rvqvae.codec.cli import run_app
+
+    run_app("encode", cfg, run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""``python -m rvqvae.evaluate ckpt=PATH dataset.path=DIR [output=DIR]``: score a checkpoint.
+
+Writes ``eval.json`` (into ``output``, by default this run's folder
+``outputs/eval/<date>/<time>/``) and prints a table; metrics in :mod:`rvqvae.codec.evaluation`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+import rvqvae  # noqa: F401  (registers the OmegaConf resolvers before composition)
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+log = logging.getLogger("rvqvae.evaluate")
+
+
+def run(cfg: dict[str, Any], output_dir: str | Path | None = None) -> dict[str, Any]:
+    """Evaluate ``cfg['ckpt']`` on ``cfg['dataset']['path']``; write and return ``eval.json``."""
+    from rvqvae.codec import Codec, evaluate_codec, load_eval_chunks
+    from rvqvae.codec.evaluation import format_table
+
+    codec = Codec.from_checkpoint(cfg["ckpt"], device=cfg.get("device") or "cpu")
+    ds = cfg["dataset"]
+    chunks, sources, bad = load_eval_chunks(
+        codec, ds["path"], ds.get("cache_dir"), ds.get("silence_threshold_db"), ds.get("max_files")
+    )
+    files = sorted({str(p) for p, _ in sources})
+    result = evaluate_codec(
+        codec,
+        chunks,
+        batch_size=int(cfg["batch_size"]),
+        griffin_lim_iters=int(cfg["griffin_lim_iters"]),
+        max_audio_chunks=cfg.get("max_audio_chunks"),
+        files=[Path(f) for f in files] if cfg.get("speed_files", 0) else None,
+        max_speed_files=int(cfg.get("speed_files") or 0),
+    )
+    out = Path(cfg.get("output") or output_dir or ".")
+    out.mkdir(parents=True, exist_ok=True)
+    report = {
+        "checkpoint": str(Path(cfg["ckpt"]).resolve()),
+        "weights_sha256": codec.weights_sha256,
+        "dataset": str(Path(ds["path"]).resolve()),
+        "files": len(files),
+        "bad_files": [[str(p), r] for p, r in bad],
+        "mel_settings": codec.settings.to_dict(),
+        "chunk_frames": codec.chunk_frames,
+        "chunk_duration_s": codec.chunk_duration_s,
+        **result,
+    }
+    (out / "eval.json").write_text(json.dumps(report, indent=2, default=str))
+    print(format_table(result))
+    print(f"eval.json: {out / 'eval.json'}")
+    return report
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    from rvqvae.codec.cli import run_app
+
+    run_app("evaluate", cfg, lambda plain: run(plain, HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()
