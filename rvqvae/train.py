@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import hydra
@@ -18,13 +19,17 @@ from omegaconf import DictConfig
 
 import rvqvae  # noqa: F401  (registers the OmegaConf resolvers before composition)
 
+# conf/hydra/launcher/joblib.yaml repeats the plugin's keys under the plugin's own name (a config
+# cannot extend a same-named one); Hydra warns about schema matching on every run otherwise.
+warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against")
+
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 log = logging.getLogger("rvqvae.train")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float:
-    """Train one model; return the final ``val/recon_l1`` (NaN for a failed sweep job)."""
+    """Train one model; return the final ``val/recon_l1`` (inf for a failed sweep job)."""
     from rvqvae.training.run import one_line_error, train
 
     try:
@@ -32,7 +37,9 @@ def main(cfg: DictConfig) -> float:
     except Exception as exc:
         log.error("%s", one_line_error(exc))
         if HydraConfig.get().mode == RunMode.MULTIRUN:
-            return math.nan  # the sweep goes on; the report marks this job failed
+            # the sweep goes on; the report marks this job failed (inf, not NaN: Optuna
+            # accepts inf as a worst value but aborts the study on NaN)
+            return math.inf
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             raise
         sys.exit(1)

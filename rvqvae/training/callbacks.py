@@ -216,15 +216,23 @@ def _log_previews_to_wandb(
 def checkpoint_callbacks(
     checkpoint_dir: str | Path, interval: int, max_checkpoints: int
 ) -> list[ModelCheckpoint]:
-    """``best.ckpt`` (lowest val/recon_l1), ``last.ckpt``, and every ``interval`` epochs a
-    periodic checkpoint keeping the ``max_checkpoints`` newest."""
+    """``best.ckpt`` (lowest val/recon_l1), ``last.ckpt`` (every epoch), and every ``interval``
+    epochs a periodic checkpoint keeping the ``max_checkpoints`` newest."""
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
         filename="best",
         monitor="val/recon_l1",
         mode="min",
         save_top_k=1,
-        save_last=True,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    # its own callback: ``save_last=True`` on ``best`` only rewrites last.ckpt when best improves
+    last = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="last",
+        every_n_epochs=1,
+        save_top_k=1,
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
@@ -238,4 +246,4 @@ def checkpoint_callbacks(
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    return [best, periodic]
+    return [best, last, periodic]

@@ -17,6 +17,17 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rvqvae.training.checkpoint import AtomicCheckpointIO, resolve_resume
+from rvqvae.training.distributed import (
+    RANK_STATE_ENV,
+    ddp_multirun_job,
+    distributed_world_size,
+    job_num_threads,
+    launch_rank_is_zero,
+    rank_state_callback,
+    set_threads,
+    uses_gpu,
+)
+from rvqvae.training.loggers import build_loggers, finish_wandb
 
 log = logging.getLogger(__name__)
 
@@ -71,60 +82,6 @@ def effective_dead_code_threshold(
     return float(min(threshold, 0.25 * expected_hits))
 
 
-def _wandb_mode(requested: str | None) -> str:
-    if requested:
-        return requested
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
-    try:
-        import wandb
-
-        has_key = bool(os.environ.get("WANDB_API_KEY")) or bool(wandb.api.api_key)
-    except Exception:
-        has_key = False
-    return "online" if has_key else "offline"
-
-
-def build_loggers(cfg: dict[str, Any], run_dir: Path, is_multirun: bool) -> list[Any]:
-    """Instantiate the configured Lightning loggers (W&B: mode, group, name, resolved config)."""
-    loggers = []
-    for name, logger_cfg in (cfg.get("logger") or {}).items():
-        logger_cfg = dict(logger_cfg)
-        if name == "wandb":
-            logger_cfg["mode"] = _wandb_mode(logger_cfg.get("mode"))
-            hydra_cfg = HydraConfig.get()
-            if is_multirun:
-                sweep = Path(hydra_cfg.sweep.dir)
-                logger_cfg["group"] = f"{sweep.parent.name}_{sweep.name}"
-                logger_cfg["name"] = logger_cfg.get("name") or (
-                    hydra_cfg.job.override_dirname or f"job{hydra_cfg.job.num}"
-                )
-            else:
-                logger_cfg["group"] = logger_cfg.get("group") or "single"
-                logger_cfg["name"] = logger_cfg.get("name") or (
-                    hydra_cfg.job.override_dirname or run_dir.name
-                )
-            wandb_dir = run_dir / "wandb-cache"
-            os.environ.setdefault("WANDB_CACHE_DIR", str(wandb_dir / "cache"))
-            os.environ.setdefault("WANDB_DATA_DIR", str(wandb_dir / "data"))
-            logger_cfg["tags"] = list(logger_cfg.get("tags") or [])
-        logger = instantiate(logger_cfg)
-        if name == "wandb":
-            logger.log_hyperparams(cfg)
-        loggers.append(logger)
-    return loggers
-
-
-def _finish_wandb() -> None:
-    import sys
-
-    if "wandb" in sys.modules:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
-
-
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one training job in the Hydra run folder; returns the summary dict."""
     import lightning as L
@@ -140,14 +97,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     overrides = list(hydra_cfg.overrides.task)
     summary: dict[str, Any] = {"status": "running", "error": None, "overrides": overrides}
     summary_path = run_dir / "summary.json"
-    _write_json(summary_path, summary)
+    is_zero = launch_rank_is_zero()  # only global rank 0 writes summary.json (DDP)
+    if is_zero:
+        _write_json(summary_path, summary)
     started = time.perf_counter()
     metrics_cb: EpochMetricsCSV | None = None
     try:
         plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
         validate_config(plain)
-        if plain.get("num_threads"):
-            torch.set_num_threads(int(plain["num_threads"]))
+        num_threads = job_num_threads(plain.get("num_threads"), hydra_cfg.get("launcher"))
+        if num_threads:
+            set_threads(num_threads)
+        log.info("torch threads: %d", torch.get_num_threads())
         L.seed_everything(plain["seed"], workers=True, verbose=False)
 
         dataset_cfg = {k: v for k, v in plain["dataset"].items() if k != "file_count"}
@@ -156,29 +117,44 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         model_cfg = dict(plain["model"])
         positions_per_second = _positions_per_second(None, plain)
         positions_per_chunk = round(positions_per_second * plain["dataset"]["chunk_duration_s"])
+        trainer_cfg = dict(plain["trainer"])
+        is_distributed = trainer_cfg.get("strategy") in ("ddp", "ddp_spawn") or (
+            int(trainer_cfg.get("num_nodes") or 1) > 1
+        )
+        # with synced codebooks the per-code hit counts add up over every rank's batch
+        ranks = distributed_world_size(trainer_cfg) if is_distributed else 1
         threshold = effective_dead_code_threshold(
             model_cfg["threshold_ema_dead_code"],
-            plain["dataset"]["batch_size"],
+            plain["dataset"]["batch_size"] * ranks,
             positions_per_chunk,
             model_cfg["codebook_size"],
         )
         if threshold != model_cfg["threshold_ema_dead_code"]:
             log.info(
-                "dead-code threshold scaled from %s to %.3g for batch size %d",
+                "dead-code threshold scaled from %s to %.3g for batch size %d x %d rank(s)",
                 model_cfg["threshold_ema_dead_code"],
                 threshold,
                 plain["dataset"]["batch_size"],
+                ranks,
             )
         model_cfg["threshold_ema_dead_code"] = threshold
-        trainer_cfg = dict(plain["trainer"])
-        is_distributed = trainer_cfg.get("strategy") in ("ddp", "ddp_spawn") or (
-            int(trainer_cfg.get("num_nodes") or 1) > 1
-        )
+        launcher = str((hydra_cfg.get("launcher") or {}).get("_target_", ""))
+        if is_distributed and "Joblib" in launcher:
+            raise ConfigError(
+                "trainer.strategy=ddp cannot start its ranks inside a joblib worker: use the "
+                "basic launcher (or hydra/launcher=slurm) for DDP sweeps"
+            )
+        if trainer_cfg.get("sync_batchnorm") and not uses_gpu(trainer_cfg):
+            log.info("trainer.sync_batchnorm off: torch's SyncBatchNorm needs GPUs")
+            trainer_cfg["sync_batchnorm"] = False
+        # EMA, k-means init and dead-code replacement all-reduce across ranks (the process group
+        # does not exist yet, so vector-quantize-pytorch's own detection would say no)
         model = instantiate(model_cfg, sync_codebook=is_distributed or None)
         # _partial_: run_config holds other _target_ nodes that must stay plain data
         module = instantiate(plain["module"], _partial_=True)(model=model, run_config=plain)
 
         cb = plain["callbacks"]
+        callbacks: list[Any] = []
         metrics_cb = EpochMetricsCSV(run_dir / "metrics.csv")
         previews = Previews(
             run_dir / "previews",
@@ -186,7 +162,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             cb["preview_chunks"],
             cb["griffin_lim_iters"],
         )
-        callbacks = [
+        if os.environ.get(RANK_STATE_ENV):
+            callbacks.append(rank_state_callback(run_dir / "rank_state"))
+        callbacks += [
             metrics_cb,
             previews,
             *checkpoint_callbacks(
@@ -203,8 +181,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if ckpt_path is not None:
             log.info("resuming from %s", ckpt_path)
         fit_start = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        with ddp_multirun_job(hydra_cfg, is_distributed):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
         train_seconds = time.perf_counter() - fit_start
+        is_zero = trainer.is_global_zero
         summary.update(
             _summary_after_fit(plain, module, datamodule, metrics_cb.rows, trainer, train_seconds)
         )
@@ -221,8 +201,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     finally:
         summary["wall_seconds"] = time.perf_counter() - started
         summary["run_dir"] = str(run_dir)
-        _write_json(summary_path, summary)
-        _finish_wandb()
+        if is_zero:
+            _write_json(summary_path, summary)
+        finish_wandb()
 
 
 def one_line_error(exc: BaseException) -> str:

@@ -41,9 +41,13 @@ def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_default_composition() -> None:
     cfg = resolved([])
-    assert cfg["dataset"]["synth"]["num_files"] == 32
-    assert cfg["dataset"]["file_count"] == 32
-    assert cfg["model"]["codebook_size"] == 128  # 32 files -> medium tier
+    assert cfg["dataset"]["synth"]["num_files"] == 96
+    assert cfg["dataset"]["file_count"] == 96
+    assert cfg["model"]["codebook_size"] == 128  # 96 files -> medium tier
+    assert cfg["model"]["decay"] == 0.9 and cfg["dataset"]["val_fraction"] == 0.2
+    # the synth preset's own recipe wins over the tier and over train.yaml
+    assert cfg["model"]["dropout"] == 0.0 and cfg["dataset"]["batch_size"] == 16
+    assert cfg["module"]["lr_schedule"] == "cosine" and cfg["trainer"]["max_epochs"] == 60
     assert cfg["model"]["num_quantizers"] == 3
     assert cfg["trainer"]["precision"] == "32-true"  # no GPU here
     validate_config(cfg)

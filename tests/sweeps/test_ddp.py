@@ -1,0 +1,110 @@
+"""Lightning DDP on CPU (gloo, 2 processes) through ``python -m rvqvae.train trainer=ddp``:
+identical codebooks and weights on every rank, one run folder written by rank 0 only, the same
+summary.json keys and metrics.csv columns as a single-process run."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rvqvae.training.checkpoint import read_checkpoint
+from rvqvae.training.distributed import RANK_STATE_ENV
+
+from .conftest import fast_args, job_dirs, read_summary, run_train
+
+DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
+# BatchNorm running statistics are per rank on CPU (SyncBatchNorm is GPU-only; DDP re-broadcasts
+# rank 0's buffers before every training step); all other state must match exactly.
+PER_RANK = ("running_mean", "running_var", "num_batches_tracked")
+
+pytestmark = pytest.mark.slow
+
+
+def _sha(tensor: torch.Tensor) -> str:
+    data = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _columns(run_dir: Path) -> list[str]:
+    with (run_dir / "metrics.csv").open(newline="") as f:
+        return next(csv.reader(f))
+
+
+def _assert_ranks_identical(run_dir: Path) -> None:
+    ranks = [json.loads((run_dir / "rank_state" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0].keys() == ranks[1].keys()
+    shared = [k for k in ranks[0] if not k.endswith(PER_RANK)]
+    codebook = [k for k in shared if "_codebook." in k]
+    assert any(k.endswith("_codebook.embed") for k in codebook)
+    assert any(k.endswith("_codebook.cluster_size") for k in codebook)
+    differ = [k for k in shared if ranks[0][k] != ranks[1][k]]
+    assert not differ, f"state differs between ranks: {differ}"
+    # rank 0's final state is what the checkpoint of the final epoch holds (not last.ckpt: with
+    # Lightning >= 2.2 it is only rewritten when best.ckpt is, see the report)
+    final = max((run_dir / "checkpoints").glob("epoch*.ckpt"))
+    state = read_checkpoint(final)["state_dict"]
+    assert {k: _sha(v) for k, v in state.items() if k in shared} == {k: ranks[0][k] for k in shared}
+
+
+def test_ddp_two_cpu_ranks_match_single_process(tone_folder: Path, tmp_path: Path) -> None:
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    run_train([*fast_args(tone_folder), f"hydra.run.dir={single}"], tmp_path)
+    proc = run_train(
+        [*fast_args(tone_folder, *DDP), f"hydra.run.dir={ddp}"],
+        tmp_path,
+        env={RANK_STATE_ENV: "1"},
+    )
+    _assert_ranks_identical(ddp)
+    summary, reference = read_summary(ddp), read_summary(single)
+    assert summary["status"] == "completed" and summary["epochs"] == 2
+    assert summary.keys() == reference.keys()
+    assert summary["codebook"].keys() == reference["codebook"].keys()
+    assert _columns(ddp) == _columns(single)
+    assert summary["num_quantizers"] == reference["num_quantizers"]
+    # one run folder: the rank-1 child wrote its log there and nowhere else
+    assert (ddp / "train_ddp_process_1.log").is_file()
+    assert not (tmp_path / "outputs").exists()
+    assert "sync_batchnorm off" in (ddp / "train.log").read_text()
+    assert proc.returncode == 0
+
+
+def test_ddp_inside_a_multirun_stays_in_the_job_folder(tone_folder: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = fast_args(tone_folder, *DDP, "trainer.max_epochs=1", "model.codebook_dim=16,32")
+    run_train(["-m", *args, f"hydra.sweep.dir={sweep}"], tmp_path, env={RANK_STATE_ENV: "1"})
+    jobs = job_dirs(sweep)
+    assert [j.name for j in jobs] == ["0", "1"]
+    for job, dim in zip(jobs, (16, 32)):
+        summary = read_summary(job)
+        assert summary["status"] == "completed" and summary["codebook_dim"] == dim
+        assert (job / "train_ddp_process_1.log").is_file()
+        _assert_ranks_identical(job)
+    assert not (tmp_path / "outputs").exists()  # no stray runs of the DDP children
+    assert len([p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 2
+
+
+def test_without_codebook_sync_the_ranks_drift(tone_folder: Path, tmp_path: Path) -> None:
+    """Control for the checks above: with sync_codebook forced off (a sitecustomize patch in every
+    rank), each rank's EMA update uses only its own batch and the codebooks differ."""
+    patch = tmp_path / "patch"
+    patch.mkdir()
+    (patch / "sitecustomize.py").write_text(
+        "import vector_quantize_pytorch as vq\n"
+        "_init = vq.ResidualVQ.__init__\n"
+        "def _no_sync(self, *a, **k):\n"
+        "    k['sync_codebook'] = False\n"
+        "    _init(self, *a, **k)\n"
+        "vq.ResidualVQ.__init__ = _no_sync\n"
+    )
+    run_dir = tmp_path / "ddp"
+    env = {RANK_STATE_ENV: "1", "PYTHONPATH": str(patch)}
+    run_train([*fast_args(tone_folder, *DDP), f"hydra.run.dir={run_dir}"], tmp_path, env=env)
+    ranks = [json.loads((run_dir / "rank_state" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    differ = {k for k in ranks[0] if ranks[0][k] != ranks[1][k]}
+    assert any(k.endswith("_codebook.embed") for k in differ), differ
+    assert not any(k.endswith((".weight", ".bias")) for k in differ)  # gradients still synced

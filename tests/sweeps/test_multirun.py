@@ -1,0 +1,87 @@
+"""Multiruns end to end (subprocess, real Hydra, tiny audio): run folders, report, W&B offline,
+a failing job, the joblib launcher."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rvqvae.training.distributed import available_cpus
+
+from .conftest import fast_args, job_dirs, read_summary, run_train, wandb_records
+
+
+def _report_rows(sweep_dir: Path) -> list[str]:
+    lines = (sweep_dir / "report.md").read_text().splitlines()
+    return [line for line in lines if line.startswith("| ") and line[2].isdigit()]
+
+
+def test_basic_multirun_two_jobs_own_folders_and_wandb_runs(
+    tone_folder: Path, tmp_path: Path
+) -> None:
+    sweep = tmp_path / "sweep"
+    args = fast_args(tone_folder, "model.codebook_dim=16,32", "logger=wandb")
+    # W&B's cache and staging dirs unset: each job puts them in its own folder
+    env = {"WANDB_MODE": "offline", "WANDB_CACHE_DIR": None, "WANDB_DATA_DIR": None}
+    run_train(["-m", *args, f"hydra.sweep.dir={sweep}"], tmp_path, env=env)
+    jobs = job_dirs(sweep)
+    assert [j.name for j in jobs] == ["0", "1"]
+    run_ids = set()
+    for job, dim in zip(jobs, (16, 32)):
+        summary = read_summary(job)
+        assert summary["status"] == "completed" and summary["codebook_dim"] == dim
+        assert (job / "metrics.csv").is_file() and (job / "checkpoints" / "last.ckpt").is_file()
+        assert (job / "previews" / "final" / "mels.png").is_file()
+        # one offline W&B run per job: grouped by the sweep, named by the overrides, finished
+        (log,) = job.glob("wandb/offline-run-*/run-*.wandb")
+        records = list(wandb_records(log))
+        (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+        assert run.run_group == f"{sweep.parent.name}_{sweep.name}"
+        assert f"model.codebook_dim={dim}" in run.display_name
+        assert any(r.WhichOneof("record_type") == "exit" for r in records), "wandb.finish()"
+        assert (job / "wandb-cache").is_dir()
+        run_ids.add(run.run_id)
+    assert len(run_ids) == 2
+    rows = _report_rows(sweep)
+    assert len(rows) == 2 and all(row.endswith("| completed |") for row in rows)
+
+
+def test_failing_job_does_not_lose_the_other(tone_folder: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = fast_args(tone_folder, "model.num_quantizers=2,0")
+    proc = run_train(["-m", *args, f"hydra.sweep.dir={sweep}"], tmp_path)
+    good, bad = job_dirs(sweep)
+    assert read_summary(good)["status"] == "completed"
+    failed = read_summary(bad)
+    assert failed["status"] == "failed"
+    error = "ConfigError: model.num_quantizers must be an integer >= 1, got 0"
+    assert failed["error"] == error
+    assert error in proc.stdout + proc.stderr
+    rows = _report_rows(sweep)
+    assert len(rows) == 2
+    assert rows[0].startswith("| 0: model.num_quantizers=2 ") and rows[0].endswith("completed |")
+    assert rows[1].startswith("| 1: model.num_quantizers=0 ")
+    assert rows[1].endswith(f"| failed: {error} |")
+
+
+def test_joblib_launcher_runs_jobs_in_parallel_with_split_threads(
+    tone_folder: Path, tmp_path: Path
+) -> None:
+    sweep = tmp_path / "sweep"
+    args = fast_args(tone_folder, "model.codebook_dim=16,32")
+    run_train(["-m", "hydra/launcher=joblib", *args, f"hydra.sweep.dir={sweep}"], tmp_path)
+    multirun = (sweep / "multirun.yaml").read_text()
+    assert "JoblibLauncher" in multirun and "n_jobs: 2" in multirun
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 2
+    threads = max(1, available_cpus() // 2)
+    spans = []
+    for job in jobs:
+        assert read_summary(job)["status"] == "completed"
+        log = (job / "train.log").read_text()
+        assert f"torch threads: {threads}" in log
+        stamps = re.findall(r"^\[([\d\- :,]+)\]", log, flags=re.M)
+        spans.append((stamps[0], stamps[-1]))
+    # the two jobs overlap in time: each started before the other finished
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans
+    assert len(_report_rows(sweep)) == 2
