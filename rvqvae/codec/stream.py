@@ -168,14 +168,7 @@ def peak_gain(peak: float) -> float:
 def _mel_frames(segment: np.ndarray, settings: MelSettings) -> np.ndarray:
     """Log-mel of consecutive frames from a segment starting at a frame's window start."""
     x = torch.from_numpy(np.ascontiguousarray(segment, dtype=np.float32))[None]  # [1, S]
-    window = audio_mod._hann(settings.n_fft)
-    fb = audio_mod._torch_filterbank(settings)  # [n_mels, n_freqs]
-    spec = torch.stft(
-        x, settings.n_fft, settings.hop_length, window=window, center=False, return_complex=True
-    )
-    mag = spec.abs()  # [1, n_freqs, f]
-    spec_p = mag.square() if settings.power == 2.0 else mag.pow(settings.power)
-    return torch.log1p(torch.matmul(fb, spec_p))[0].numpy()  # [n_mels, f]
+    return audio_mod.mel_frames(x, settings)[0].numpy()  # [n_mels, f]
 
 
 def stream_mel(
@@ -318,58 +311,8 @@ def griffin_lim(
     the first ``init_angles.shape[1]`` frames start from the given unit phasors (continuity
     with the previous block).
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as mel_to_audio: small transforms, often competing for cores
-    try:
-        return _griffin_lim(mel, settings, n_iter, seed, init_angles)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _griffin_lim(
-    mel: torch.Tensor,
-    settings: MelSettings,
-    n_iter: int,
-    seed: int,
-    init_angles: torch.Tensor | None,
-) -> tuple[np.ndarray, torch.Tensor]:
-    n_fft, hop = settings.n_fft, settings.hop_length
-    m = mel.float().contiguous()
-    n_frames = m.shape[1]
-    power = torch.expm1(m.clamp(min=0))  # [n_mels, T]
-    fb = audio_mod._torch_filterbank(settings)
-    lin = (audio_mod._torch_filterbank_pinv(settings) @ power).clamp(min=0)  # [n_freqs, T]
-    lin = lin + 1e-6 * power.mean() + 1e-12
-    numer = fb.T @ power
-    for _ in range(audio_mod._NNLS_ITERS):
-        lin = lin * numer / (fb.T @ (fb @ lin) + 1e-10)
-    mag = lin.pow(1.0 / settings.power)
-    mag = torch.cat([mag, mag[:, -1:]], dim=1).to(torch.complex64)  # [n_freqs, T+1]
-    sig_len = n_frames * hop
-    window = audio_mod._hann(n_fft)
-
-    def stft(y: torch.Tensor) -> torch.Tensor:
-        return torch.stft(
-            y, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True
-        )
-
-    def istft(s: torch.Tensor) -> torch.Tensor:
-        return torch.istft(s, n_fft, hop, window=window, center=True, length=sig_len)
-
-    gen = torch.Generator().manual_seed(seed)
-    phase = torch.rand(mag.shape, generator=gen) * (2 * math.pi)
-    angles = torch.polar(torch.ones_like(phase), phase)
-    if init_angles is not None:
-        k = min(init_angles.shape[1], angles.shape[1])
-        angles[:, :k] = init_angles[:, :k]
-    momentum = 0.99 / (1 + 0.99)
-    prev = torch.zeros_like(angles)
-    for _ in range(max(0, n_iter)):
-        rebuilt = stft(istft(mag * angles))
-        angles = rebuilt - momentum * prev
-        angles = angles / (angles.abs() + 1e-16)
-        prev = rebuilt
-    return istft(mag * angles).numpy().astype(np.float32), angles
+    with audio_mod.torch_threads(1):  # as mel_to_audio: small transforms competing for cores
+        return audio_mod.griffin_lim(mel, settings, n_iter, seed, init_angles)
 
 
 class StreamingGriffinLim:

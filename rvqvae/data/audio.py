@@ -270,8 +270,6 @@ def audio_to_mel_torch(audio: Tensor, settings: MelSettings = MelSettings()) -> 
     x = audio.reshape(-1, audio.shape[-1]).float()  # [B, N]
     n, hop, n_fft = x.shape[-1], settings.hop_length, settings.n_fft
     n_frames = frames_for(n, hop)
-    fb = _torch_filterbank(settings).to(x.device)  # [n_mels, n_freqs]
-    window = _hann(n_fft).to(x.device)
     out = x.new_zeros(x.shape[0], settings.n_mels, n_frames)
     if n_frames == 0:
         return out.reshape(*lead, settings.n_mels, 0)
@@ -280,12 +278,28 @@ def audio_to_mel_torch(audio: Tensor, settings: MelSettings = MelSettings()) -> 
     padded = torch.nn.functional.pad(x, (n_fft // 2, max(0, right)))
     for f0 in range(0, n_frames, _STFT_BLOCK_FRAMES):
         f1 = min(n_frames, f0 + _STFT_BLOCK_FRAMES)
-        seg = padded[:, f0 * hop : (f1 - 1) * hop + n_fft]
-        spec = torch.stft(seg, n_fft, hop, window=window, center=False, return_complex=True)
-        mag = spec.abs()  # [B, n_freqs, f1 - f0]
-        spec_p = mag.square() if settings.power == 2.0 else mag.pow(settings.power)
-        out[:, :, f0:f1] = torch.log1p(torch.matmul(fb, spec_p))
+        out[:, :, f0:f1] = mel_frames(padded[:, f0 * hop : (f1 - 1) * hop + n_fft], settings)
     return out.reshape(*lead, settings.n_mels, n_frames)
+
+
+def mel_frames(segment: Tensor, settings: MelSettings) -> Tensor:
+    """``log1p(mel power)`` of the frames that fit in ``segment [B, S]`` from its start (no
+    centring or padding): ``[B, n_mels, 1 + (S - n_fft) // hop]``."""
+    import torch
+
+    window = _hann(settings.n_fft).to(segment.device)
+    fb = _torch_filterbank(settings).to(segment.device)  # [n_mels, n_freqs]
+    spec = torch.stft(
+        segment,
+        settings.n_fft,
+        settings.hop_length,
+        window=window,
+        center=False,
+        return_complex=True,
+    )
+    mag = spec.abs()  # [B, n_freqs, frames]
+    spec_p = mag.square() if settings.power == 2.0 else mag.pow(settings.power)
+    return torch.log1p(torch.matmul(fb, spec_p))
 
 
 def audio_to_mel(audio: np.ndarray, settings: MelSettings = MelSettings()) -> np.ndarray:
@@ -334,11 +348,36 @@ def _mel_to_audio(
         m = m[0]
     if m.ndim != 2 or m.shape[0] != settings.n_mels:
         raise ValueError(f"mel must be [n_mels={settings.n_mels}, frames], got {tuple(m.shape)}")
-    n_fft, hop = settings.n_fft, settings.hop_length
     n_frames = m.shape[1]
-    out_len = n_frames * hop if length is None else int(length)
+    out_len = n_frames * settings.hop_length if length is None else int(length)
     if n_frames == 0:
         return np.zeros(out_len, dtype=np.float32)
+    y, _ = griffin_lim(m, settings, n_iter, seed)
+    if out_len != y.shape[0]:
+        y = y[:out_len] if out_len < y.shape[0] else np.pad(y, (0, out_len - y.shape[0]))
+    return y
+
+
+def griffin_lim(
+    mel: Tensor,
+    settings: MelSettings,
+    n_iter: int = 32,
+    seed: int = 0,
+    init_angles: Tensor | None = None,
+) -> tuple[np.ndarray, Tensor]:
+    """Log-mel ``[n_mels, T]`` (T >= 1) -> (audio ``[T * hop]``, phase angles ``[n_freqs, T+1]``).
+
+    ``expm1`` undoes ``log1p``; the mel power is mapped to linear frequencies by non-negative
+    least squares (pseudo-inverse start, multiplicative updates), and the phase is estimated with
+    ``n_iter`` iterations of fast Griffin-Lim (momentum 0.99) from random angles (``seed``), whose
+    first frames are replaced by ``init_angles`` when given (block-wise streaming continues the
+    previous block's phase this way). Runs in the caller's torch thread settings.
+    """
+    import torch
+
+    n_fft, hop = settings.n_fft, settings.hop_length
+    m = mel.float().contiguous()
+    n_frames = m.shape[1]
     power = torch.expm1(m.clamp(min=0))  # [n_mels, T]
     fb = _torch_filterbank(settings)  # [n_mels, n_freqs]
     lin = (_torch_filterbank_pinv(settings) @ power).clamp(min=0)  # [n_freqs, T]
@@ -349,7 +388,7 @@ def _mel_to_audio(
         lin = lin * numer / (fb.T @ (fb @ lin) + 1e-10)
     mag = lin.pow(1.0 / settings.power)
     # torch.stft(center=True) of L = T*hop samples has T+1 frames: repeat the last frame.
-    mag = torch.cat([mag, mag[:, -1:]], dim=1).to(torch.complex64)
+    mag = torch.cat([mag, mag[:, -1:]], dim=1).to(torch.complex64)  # [n_freqs, T+1]
     sig_len = n_frames * hop
     window = _hann(n_fft)
 
@@ -364,6 +403,9 @@ def _mel_to_audio(
     gen = torch.Generator().manual_seed(seed)
     phase = torch.rand(mag.shape, generator=gen) * (2 * math.pi)
     angles = torch.polar(torch.ones_like(phase), phase)
+    if init_angles is not None:
+        k = min(init_angles.shape[1], angles.shape[1])
+        angles[:, :k] = init_angles[:, :k]
     momentum = 0.99 / (1 + 0.99)
     prev = torch.zeros_like(angles)
     for _ in range(max(0, n_iter)):
@@ -371,10 +413,7 @@ def _mel_to_audio(
         angles = rebuilt - momentum * prev
         angles = angles / (angles.abs() + 1e-16)
         prev = rebuilt
-    y = istft(mag * angles).numpy().astype(np.float32)
-    if out_len != y.shape[0]:
-        y = y[:out_len] if out_len < y.shape[0] else np.pad(y, (0, out_len - y.shape[0]))
-    return y
+    return istft(mag * angles).numpy().astype(np.float32), angles
 
 
 def chunks_to_audio(
