@@ -197,20 +197,34 @@ def _log_previews_to_wandb(
 ) -> None:
     from lightning.pytorch.loggers import WandbLogger
 
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger):
-            import wandb
+    if not any(isinstance(logger, WandbLogger) for logger in trainer.loggers):
+        return
+    import wandb
 
-            logger.experiment.log(
-                {
-                    "previews/mels": wandb.Image(str(png)),
-                    "previews/audio": [
-                        wandb.Audio(audio, sample_rate=sample_rate, caption=caption)
-                        for caption, audio in audio_items
-                    ],
-                    "trainer/global_step": trainer.global_step,
-                }
-            )
+    from rvqvae.training.loggers import log_to_wandb
+
+    log_to_wandb(
+        trainer,
+        {
+            "previews/mels": wandb.Image(str(png)),
+            "previews/audio": [
+                wandb.Audio(audio, sample_rate=sample_rate, caption=caption)
+                for caption, audio in audio_items
+            ],
+        },
+    )
+
+
+class CodebookUsageToWandb(Callback):
+    """After each epoch's validation, logs each level's code-usage histogram to W&B."""
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        counts = getattr(pl_module, "last_code_counts", None)
+        if counts is None:
+            return
+        from rvqvae.training.loggers import codebook_usage_histograms, log_to_wandb
+
+        log_to_wandb(trainer, codebook_usage_histograms(counts))
 
 
 def checkpoint_callbacks(

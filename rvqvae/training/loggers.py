@@ -61,6 +61,67 @@ def build_loggers(cfg: dict[str, Any], run_dir: Path, is_multirun: bool) -> list
     return loggers
 
 
+MAX_HISTOGRAM_BINS = 512  # wandb.Histogram's limit
+
+
+def codebook_usage_histograms(counts: Any) -> dict[str, Any]:
+    """``wandb.Histogram`` of code usage per level from counts ``[levels, codebook_size]``.
+
+    One bin per code up to 512 codes; larger codebooks are summed into 512 equal bins.
+    """
+    import numpy as np
+    import wandb
+
+    counts = np.asarray(counts, dtype=np.float64)
+    histograms = {}
+    for level, level_counts in enumerate(counts):
+        size = level_counts.shape[0]
+        bins = min(size, MAX_HISTOGRAM_BINS)
+        edges = np.linspace(0, size, bins + 1)
+        binned = np.add.reduceat(level_counts, np.floor(edges[:-1]).astype(int))
+        histograms[f"val/codebook/level_{level}/usage"] = wandb.Histogram(
+            np_histogram=(binned, edges)
+        )
+    return histograms
+
+
+def log_to_wandb(trainer: Any, data: dict[str, Any]) -> None:
+    """Log ``data`` to every W&B logger of ``trainer`` (rank 0), at the trainer's step."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    if not trainer.is_global_zero:
+        return
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.log({**data, "trainer/global_step": trainer.global_step})
+
+
+def update_wandb_summary(summary: dict[str, Any]) -> None:
+    """Put the run's best values, status and sizes in the W&B run summary (last values are
+    W&B's default)."""
+    import sys
+
+    if "wandb" not in sys.modules:
+        return
+    import wandb
+
+    if wandb.run is None:
+        return
+    keys = (
+        "status",
+        "error",
+        "best/val/recon_l1",
+        "best/val/norm_l1",
+        "best_epoch",
+        "bitrate_bps",
+        "file_count",
+        "epochs",
+        "train_seconds",
+        "train_samples_per_s",
+    )
+    wandb.run.summary.update({k: summary[k] for k in keys if summary.get(k) is not None})
+
+
 def finish_wandb() -> None:
     import sys
 

@@ -27,7 +27,7 @@ from rvqvae.training.distributed import (
     set_threads,
     uses_gpu,
 )
-from rvqvae.training.loggers import build_loggers, finish_wandb
+from rvqvae.training.loggers import build_loggers, finish_wandb, update_wandb_summary
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one training job in the Hydra run folder; returns the summary dict."""
     import lightning as L
 
-    from rvqvae.training.callbacks import EpochMetricsCSV, Previews, checkpoint_callbacks
+    from rvqvae.training.callbacks import (
+        CodebookUsageToWandb,
+        EpochMetricsCSV,
+        Previews,
+        checkpoint_callbacks,
+    )
     from rvqvae.training.module import _positions_per_second
 
     # Lightning has its own console handler; Hydra's root handlers already print and file it.
@@ -171,6 +176,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 run_dir / "checkpoints", cb["checkpoint_interval"], cb["max_checkpoints"]
             ),
         ]
+        if "wandb" in (plain.get("logger") or {}):
+            callbacks.append(CodebookUsageToWandb())
         trainer = instantiate(
             trainer_cfg,
             callbacks=callbacks,
@@ -200,6 +207,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise
     finally:
         summary["wall_seconds"] = time.perf_counter() - started
+        update_wandb_summary(summary)
         summary["run_dir"] = str(run_dir)
         if is_zero:
             _write_json(summary_path, summary)

@@ -39,6 +39,22 @@ def test_basic_multirun_two_jobs_own_folders_and_wandb_runs(
         assert run.run_group == f"{sweep.parent.name}_{sweep.name}"
         assert f"model.codebook_dim={dim}" in run.display_name
         assert any(r.WhichOneof("record_type") == "exit" for r in records), "wandb.finish()"
+        logged = {
+            item.key or "/".join(item.nested_key)
+            for r in records
+            if r.WhichOneof("record_type") == "history"
+            for item in r.history.item
+        }
+        assert "val/recon_l1" in logged
+        for media in ("val/codebook/level_2/usage", "previews/audio"):  # histogram, audio
+            assert f"{media}/_type" in logged, media
+        summary_keys = {
+            item.key or "/".join(item.nested_key)
+            for r in records
+            if r.WhichOneof("record_type") == "summary"
+            for item in r.summary.update
+        }
+        assert {"best/val/recon_l1", "status"} <= summary_keys
         assert (job / "wandb-cache").is_dir()
         run_ids.add(run.run_id)
     assert len(run_ids) == 2
