@@ -90,3 +90,18 @@ def test_validation_metrics_match_direct_computation(datamodule: MelDataModule) 
         health["level_1"]["utilization"]
     )
     assert float(metrics["bitrate_bps"]) == pytest.approx(48 * 2 * 4)  # 48 positions/s, 4 bits
+
+
+def test_codebook_usage_histograms_cap_at_512_bins() -> None:
+    import numpy as np
+
+    from rvqvae.training.loggers import codebook_usage_histograms
+
+    counts = np.arange(2 * 1024, dtype=float).reshape(2, 1024)
+    hists = codebook_usage_histograms(counts)
+    assert set(hists) == {"val/codebook/level_0/usage", "val/codebook/level_1/usage"}
+    level_1 = hists["val/codebook/level_1/usage"]
+    assert len(level_1.histogram) == 512 and len(level_1.bins) == 513
+    assert sum(level_1.histogram) == counts[1].sum()
+    small = codebook_usage_histograms(np.array([[3.0, 0.0, 1.0]]))["val/codebook/level_0/usage"]
+    assert list(small.histogram) == [3.0, 0.0, 1.0]
