@@ -1,16 +1,16 @@
 # Two commands do all the set-up on a fresh machine:
 #   make train   - create/refresh .venv, then train on the embedded synth dataset
-#   make test    - create/refresh .venv, then run the test suite
+#   make test    - create/refresh .venv, then run the whole test suite (make test-fast: no slow tests)
 # TORCH_SPEC picks the torch build installed first (CPU build by default).
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-PYTEST_ARGS ?= -m "not slow"
+PYTEST_ARGS ?=
 ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rvqvae-installed
 
-.PHONY: install train test test-all lint bench clean
+.PHONY: install train test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,8 @@ train: $(STAMP)
 test: $(STAMP)
 	WANDB_MODE=disabled $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-all: $(STAMP)
-	WANDB_MODE=disabled $(BIN)/python -m pytest
+test-fast: $(STAMP)
+	WANDB_MODE=disabled $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rvqvae tests benchmarks
