@@ -38,6 +38,13 @@ def default_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "rvqvae"
 
 
+def default_file_mode() -> int:
+    """Permissions a plainly created file gets (0o666 minus the umask); ``mkstemp`` uses 0o600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` via a temp file in the same folder and ``os.replace``."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +52,7 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from rvqvae.data.cache import atomic_write_bytes, default_file_mode
+
 GENERATOR_VERSION = 1
 MANIFEST = "manifest.json"
 _TABLE = 2048  # wavetable length
@@ -307,13 +309,11 @@ def generate_synth_dataset(
         try:
             sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
             files[name] = _sha256(Path(tmp))
+            os.chmod(tmp, default_file_mode())
             os.replace(tmp, out / name)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
     manifest = json.dumps({"params": params, "files": files}, indent=1, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{MANIFEST}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(manifest)
-    os.replace(tmp, out / MANIFEST)
+    atomic_write_bytes(out / MANIFEST, manifest.encode())
     return out

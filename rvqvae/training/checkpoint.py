@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from rvqvae.data.cache import default_file_mode
 from rvqvae.models.vqvae import ConvVQVAE
 
 MODEL_KEYS = (
@@ -46,6 +47,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 torch.save(checkpoint, f)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, default_file_mode())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -84,3 +84,14 @@ def test_invalid_parameters(tmp_path: Path) -> None:
         generate_synth_dataset(tmp_path / "x", num_files=0)
     with pytest.raises(ValueError):
         generate_synth_dataset(tmp_path / "x", min_duration_s=3.0, max_duration_s=2.0)
+
+
+def test_generated_files_get_normal_permissions(tmp_path) -> None:
+    """Atomic writes go through mkstemp (0o600); the results get the umask's usual mode."""
+    from rvqvae.data.cache import atomic_write_bytes, default_file_mode
+    from rvqvae.data.synth import generate_synth_dataset
+
+    out = generate_synth_dataset(tmp_path / "synth", num_files=1, seed=3)
+    atomic_write_bytes(tmp_path / "blob.bin", b"x")
+    for path in [*out.iterdir(), tmp_path / "blob.bin"]:
+        assert path.stat().st_mode & 0o777 == default_file_mode(), path
