@@ -37,11 +37,12 @@ def build_model(plain: dict[str, Any]) -> Any:
     """The run's ConvVQVAE, built as ``run.train`` builds it."""
     from hydra.utils import instantiate
 
-    from rvqvae.training.module import _positions_per_second
+    from rvqvae.models.vqvae import code_positions
+    from rvqvae.training.module import chunk_geometry
     from rvqvae.training.run import effective_dead_code_threshold
 
     model_cfg = dict(plain["model"])
-    per_chunk = round(_positions_per_second(None, plain) * plain["dataset"]["chunk_duration_s"])
+    per_chunk = code_positions(*chunk_geometry(plain)[:2])
     model_cfg["threshold_ema_dead_code"] = effective_dead_code_threshold(
         model_cfg["threshold_ema_dead_code"], BATCH, per_chunk, model_cfg["codebook_size"]
     )

@@ -15,7 +15,7 @@ from torch import nn
 
 from rvqvae.codec.format import CodecError, CodesFile
 from rvqvae.data.audio import MelSettings
-from rvqvae.models.vqvae import ConvVQVAE, latent_shape
+from rvqvae.models.vqvae import ConvVQVAE, code_positions, latent_shape
 from rvqvae.training.checkpoint import CheckpointError, model_config, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,7 @@ class Codec:
     @property
     def positions_per_second(self) -> float:
         """Code positions per second of audio (as the training summary counts them)."""
-        h, w = self.spatial_shape
-        return h * w / self.chunk_duration_s
+        return code_positions(self.settings.n_mels, self.chunk_frames) / self.chunk_duration_s
 
     def bitrate_bps(self) -> float:
         return self.model.bitrate_bps(self.positions_per_second)

@@ -309,7 +309,7 @@ class MelDataModule(L.LightningDataModule):
         return len(self.files)
 
     @property
-    def positions_per_second(self) -> float:
+    def frames_per_second(self) -> float:
         """Mel frames per second of audio (93.75 at 48 kHz / hop 512)."""
         return self.settings.sample_rate / self.settings.hop_length
 

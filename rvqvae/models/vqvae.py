@@ -51,6 +51,12 @@ def latent_shape(n_mels: int, n_frames: int) -> tuple[int, int]:
     return math.ceil(n_mels / DOWNSAMPLE), math.ceil(n_frames / DOWNSAMPLE)
 
 
+def code_positions(n_mels: int, chunk_frames: int) -> int:
+    """Code positions (H * W) of one ``n_mels x chunk_frames`` chunk: 48 for 128 x 94."""
+    h, w = latent_shape(n_mels, chunk_frames)
+    return h * w
+
+
 class VQEncoder(nn.Module):
     """Conv encoder: ``[B, 1, n_mels, T]`` -> ``[B, codebook_dim, ceil(n_mels/16), ceil(T/16)]``."""
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rvqvae.models.vqvae import ConvVQVAE, codebook_utilization_from_counts
+from rvqvae.models.vqvae import ConvVQVAE, code_positions, codebook_utilization_from_counts
 
 log = logging.getLogger(__name__)
 
@@ -214,28 +214,30 @@ def _batch_mels(batch: Any) -> Tensor:
     return batch[0] if isinstance(batch, list | tuple) else batch
 
 
-def _positions_per_chunk(datamodule: Any) -> int:
-    from rvqvae.models.vqvae import latent_shape
+def chunk_geometry(run_config: dict[str, Any]) -> tuple[int, int, float]:
+    """``(n_mels, chunk_frames, chunk_duration_s)`` of the run's dataset settings."""
+    from rvqvae.data.audio import MelSettings
 
+    dataset = run_config.get("dataset", {})
+    settings = MelSettings(
+        sample_rate=int(dataset.get("sample_rate", 48000)),
+        hop_length=int(dataset.get("hop_length", 512)),
+        n_fft=int(dataset.get("n_fft", 2048)),
+        n_mels=int(dataset.get("n_mels", 128)),
+    )
+    duration = float(dataset.get("chunk_duration_s", 1.0))
+    return settings.n_mels, settings.chunk_frames(duration), duration
+
+
+def _positions_per_chunk(datamodule: Any) -> int:
     n_mels, frames = datamodule.train_chunks.shape[-2:]
-    h, w = latent_shape(int(n_mels), int(frames))
-    return h * w
+    return code_positions(int(n_mels), int(frames))
 
 
 def _positions_per_second(datamodule: Any, run_config: dict[str, Any]) -> float:
     """Code positions per second of audio: (H * W) of one chunk / chunk duration."""
-    dataset = run_config.get("dataset", {})
+    n_mels, frames, duration = chunk_geometry(run_config)
     if datamodule is not None and hasattr(datamodule, "train_chunks"):
-        positions = _positions_per_chunk(datamodule)
-        duration = float(
-            getattr(datamodule, "chunk_duration_s", dataset.get("chunk_duration_s", 1.0))
-        )
-    else:
-        from rvqvae.models.vqvae import latent_shape
-
-        sr, hop = dataset.get("sample_rate", 48000), dataset.get("hop_length", 512)
-        duration = float(dataset.get("chunk_duration_s", 1.0))
-        frames = math.ceil(duration * sr / hop)
-        h, w = latent_shape(int(dataset.get("n_mels", 128)), frames)
-        positions = h * w
-    return positions / duration
+        n_mels, frames = (int(n) for n in datamodule.train_chunks.shape[-2:])
+        duration = float(getattr(datamodule, "chunk_duration_s", duration))
+    return code_positions(n_mels, frames) / duration

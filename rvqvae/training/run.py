@@ -86,13 +86,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one training job in the Hydra run folder; returns the summary dict."""
     import lightning as L
 
+    from rvqvae.models.vqvae import code_positions
     from rvqvae.training.callbacks import (
         CodebookUsageToWandb,
         EpochMetricsCSV,
         Previews,
         checkpoint_callbacks,
     )
-    from rvqvae.training.module import _positions_per_second
+    from rvqvae.training.module import chunk_geometry
 
     # Lightning has its own console handler; Hydra's root handlers already print and file it.
     logging.getLogger("lightning.pytorch").handlers.clear()
@@ -120,8 +121,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         datamodule = instantiate(dataset_cfg)
 
         model_cfg = dict(plain["model"])
-        positions_per_second = _positions_per_second(None, plain)
-        positions_per_chunk = round(positions_per_second * plain["dataset"]["chunk_duration_s"])
+        positions_per_chunk = code_positions(*chunk_geometry(plain)[:2])
         trainer_cfg = dict(plain["trainer"])
         is_distributed = trainer_cfg.get("strategy") in ("ddp", "ddp_spawn") or (
             int(trainer_cfg.get("num_nodes") or 1) > 1

@@ -76,7 +76,7 @@ def test_shapes_and_dataloaders(ten_files: Path, tmp_path: Path) -> None:
     assert all(b.shape[1:] == (1, 128, 94) for b in val)
     torch.testing.assert_close(torch.cat(val), dm.val_chunks)  # in order, not augmented
     torch.testing.assert_close(torch.cat(list(dm.val_dataloader())), dm.val_chunks)
-    assert dm.positions_per_second == 93.75
+    assert dm.frames_per_second == 93.75
 
 
 def test_augmentation_changes_values_keeps_shape(ten_files: Path, tmp_path: Path) -> None:
