@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import warnings
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import rvqvae  # noqa: F401  (registers the OmegaConf resolvers before composition)
@@ -30,21 +27,10 @@ log = logging.getLogger("rvqvae.train")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float:
     """Train one model; return the final ``val/recon_l1`` (inf for a failed sweep job)."""
-    from rvqvae.training.run import one_line_error, train
+    from rvqvae.training.job import run_entry
+    from rvqvae.training.run import train
 
-    try:
-        summary = train(cfg)
-    except Exception as exc:
-        log.error("%s", one_line_error(exc))
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            # the sweep goes on; the report marks this job failed (inf, not NaN: Optuna
-            # accepts inf as a worst value but aborts the study on NaN)
-            return math.inf
-        if logging.getLogger().isEnabledFor(logging.DEBUG):
-            raise
-        sys.exit(1)
-    _print_summary(summary)
-    return float(summary.get("val/recon_l1", math.nan))
+    return run_entry(lambda: train(cfg), "val/recon_l1", _print_summary, log)
 
 
 def _print_summary(summary: dict) -> None:

@@ -6,6 +6,7 @@ import csv
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,15 @@ class EpochMetricsCSV(Callback):
     training batches' wall time (validation excluded).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        rate_key: str = "train/samples_per_s",
+        count_items: Callable[[Any], int] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.rate_key = rate_key  # throughput metric name
+        self.count_items = count_items or _batch_size  # items a training batch counts for
         self.rows: list[dict[str, float]] = []
         self._start: float | None = None
         self._epoch_start = 0.0
@@ -50,8 +58,7 @@ class EpochMetricsCSV(Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        mels = batch[0] if isinstance(batch, list | tuple) else batch
-        self._epoch_samples += int(mels.shape[0])
+        self._epoch_samples += int(self.count_items(batch))
         self._train_seconds = time.perf_counter() - self._epoch_start
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -59,7 +66,7 @@ class EpochMetricsCSV(Callback):
             return
         # validation runs at the end of the training epoch: log the epoch's throughput now
         samples = self._epoch_samples * trainer.world_size
-        pl_module.log("train/samples_per_s", samples / max(self._train_seconds, 1e-9))
+        pl_module.log(self.rate_key, samples / max(self._train_seconds, 1e-9))
         pl_module.log("lr", trainer.optimizers[0].param_groups[0]["lr"])
         self._epoch_samples = 0
 
@@ -101,6 +108,11 @@ class EpochMetricsCSV(Callback):
             for row in self.rows:
                 writer.writerow({k: _format(row.get(k)) for k in columns})
         tmp.replace(self.path)
+
+
+def _batch_size(batch: Any) -> int:
+    """Samples in a batch: the first dimension of the batch tensor (or of its first element)."""
+    return int((batch[0] if isinstance(batch, list | tuple) else batch).shape[0])
 
 
 def _format(value: float | None) -> str:
@@ -228,14 +240,14 @@ class CodebookUsageToWandb(Callback):
 
 
 def checkpoint_callbacks(
-    checkpoint_dir: str | Path, interval: int, max_checkpoints: int
+    checkpoint_dir: str | Path, interval: int, max_checkpoints: int, monitor: str = "val/recon_l1"
 ) -> list[ModelCheckpoint]:
-    """``best.ckpt`` (lowest val/recon_l1), ``last.ckpt`` (every epoch), and every ``interval``
+    """``best.ckpt`` (lowest ``monitor``), ``last.ckpt`` (every epoch), and every ``interval``
     epochs a periodic checkpoint keeping the ``max_checkpoints`` newest."""
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
         filename="best",
-        monitor="val/recon_l1",
+        monitor=monitor,
         mode="min",
         save_top_k=1,
         auto_insert_metric_name=False,

@@ -54,8 +54,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise
 
 
-def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``: pickled code objects are refused."""
+PRIOR_KEY = "rvqvae_prior"  # the entry a prior checkpoint (python -m rvqvae.train_prior) holds
+
+
+def load_checkpoint_file(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
+    """``torch.load`` with ``weights_only=True`` (pickled code is refused) and one-line errors."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -68,6 +71,28 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         ) from exc
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict)")
+    return checkpoint
+
+
+def read_checkpoint(
+    path: str | Path, map_location: str = "cpu", accept_prior: bool = True
+) -> dict[str, Any]:
+    """Load an RVQ-VAE checkpoint safely (``weights_only=True``).
+
+    A prior checkpoint carries its VQ-VAE: with ``accept_prior`` that VQ-VAE is returned in the
+    same form (``state_dict`` + ``rvqvae`` entry), else it is refused with a line saying so.
+    """
+    checkpoint = load_checkpoint_file(path, map_location)
+    if PRIOR_KEY in checkpoint:
+        if not accept_prior:
+            raise CheckpointError(
+                f"{path} is a prior checkpoint (python -m rvqvae.train_prior): give an RVQ-VAE "
+                "checkpoint or run folder of python -m rvqvae.train"
+            )
+        vqvae = checkpoint[PRIOR_KEY].get("vqvae") or {}
+        if "state_dict" not in vqvae or "config" not in vqvae:
+            raise CheckpointError(f"{path}: prior checkpoint without its VQ-VAE weights")
+        return {"state_dict": vqvae["state_dict"], "rvqvae": {"config": vqvae["config"]}}
     if "rvqvae" not in checkpoint:
         raise CheckpointError(f"{path} was not written by rvqvae.train (no 'rvqvae' entry)")
     return checkpoint

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rvqvae.models.vqvae import ConvVQVAE, code_positions, codebook_utilization_from_counts
+from rvqvae.training.schedule import warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +118,8 @@ class RVQVAEModule(L.LightningModule):
         if self.lr_schedule == "none":
             return optimizer
         # linear warm-up, then cosine decay to zero at the last step of the run
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = min(self.warmup_steps, total // 10)
-
-        def factor(step: int) -> float:
-            ramp = min(1.0, (step + 1) / warmup) if warmup else 1.0
-            return ramp * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = warmup_cosine(optimizer, self.warmup_steps, total)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -22,12 +18,12 @@ from rvqvae.training.distributed import (
     ddp_multirun_job,
     distributed_world_size,
     job_num_threads,
-    launch_rank_is_zero,
     rank_state_callback,
     set_threads,
     uses_gpu,
 )
-from rvqvae.training.loggers import build_loggers, finish_wandb, update_wandb_summary
+from rvqvae.training.job import JobContext, training_job
+from rvqvae.training.loggers import build_loggers
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +80,11 @@ def effective_dead_code_threshold(
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one training job in the Hydra run folder; returns the summary dict."""
+    with training_job() as job:
+        return _train(cfg, job)
+
+
+def _train(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     import lightning as L
 
     from rvqvae.models.vqvae import code_positions
@@ -97,131 +98,107 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     # Lightning has its own console handler; Hydra's root handlers already print and file it.
     logging.getLogger("lightning.pytorch").handlers.clear()
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    is_multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    overrides = list(hydra_cfg.overrides.task)
-    summary: dict[str, Any] = {"status": "running", "error": None, "overrides": overrides}
-    summary_path = run_dir / "summary.json"
-    is_zero = launch_rank_is_zero()  # only global rank 0 writes summary.json (DDP)
-    if is_zero:
-        _write_json(summary_path, summary)
-    started = time.perf_counter()
-    metrics_cb: EpochMetricsCSV | None = None
-    try:
-        plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-        validate_config(plain)
-        num_threads = job_num_threads(plain.get("num_threads"), hydra_cfg.get("launcher"))
-        if num_threads:
-            set_threads(num_threads)
-        log.info("torch threads: %d", torch.get_num_threads())
-        L.seed_everything(plain["seed"], workers=True, verbose=False)
+    hydra_cfg, run_dir, summary = job.hydra_cfg, job.run_dir, job.summary
+    plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    validate_config(plain)
+    num_threads = job_num_threads(plain.get("num_threads"), hydra_cfg.get("launcher"))
+    if num_threads:
+        set_threads(num_threads)
+    log.info("torch threads: %d", torch.get_num_threads())
+    L.seed_everything(plain["seed"], workers=True, verbose=False)
 
-        dataset_cfg = {k: v for k, v in plain["dataset"].items() if k != "file_count"}
-        datamodule = instantiate(dataset_cfg)
+    dataset_cfg = {k: v for k, v in plain["dataset"].items() if k != "file_count"}
+    datamodule = instantiate(dataset_cfg)
 
-        model_cfg = dict(plain["model"])
-        positions_per_chunk = code_positions(*chunk_geometry(plain)[:2])
-        trainer_cfg = dict(plain["trainer"])
-        is_distributed = trainer_cfg.get("strategy") in ("ddp", "ddp_spawn") or (
-            int(trainer_cfg.get("num_nodes") or 1) > 1
-        )
-        # with synced codebooks the per-code hit counts add up over every rank's batch
-        ranks = distributed_world_size(trainer_cfg) if is_distributed else 1
-        threshold = effective_dead_code_threshold(
+    model_cfg = dict(plain["model"])
+    positions_per_chunk = code_positions(*chunk_geometry(plain)[:2])
+    trainer_cfg = dict(plain["trainer"])
+    is_distributed = is_distributed_config(trainer_cfg)
+    # with synced codebooks the per-code hit counts add up over every rank's batch
+    ranks = distributed_world_size(trainer_cfg) if is_distributed else 1
+    threshold = effective_dead_code_threshold(
+        model_cfg["threshold_ema_dead_code"],
+        plain["dataset"]["batch_size"] * ranks,
+        positions_per_chunk,
+        model_cfg["codebook_size"],
+    )
+    if threshold != model_cfg["threshold_ema_dead_code"]:
+        log.info(
+            "dead-code threshold scaled from %s to %.3g for batch size %d x %d rank(s)",
             model_cfg["threshold_ema_dead_code"],
-            plain["dataset"]["batch_size"] * ranks,
-            positions_per_chunk,
-            model_cfg["codebook_size"],
+            threshold,
+            plain["dataset"]["batch_size"],
+            ranks,
         )
-        if threshold != model_cfg["threshold_ema_dead_code"]:
-            log.info(
-                "dead-code threshold scaled from %s to %.3g for batch size %d x %d rank(s)",
-                model_cfg["threshold_ema_dead_code"],
-                threshold,
-                plain["dataset"]["batch_size"],
-                ranks,
-            )
-        model_cfg["threshold_ema_dead_code"] = threshold
-        launcher = str((hydra_cfg.get("launcher") or {}).get("_target_", ""))
-        if is_distributed and "Joblib" in launcher:
-            raise ConfigError(
-                "trainer.strategy=ddp cannot start its ranks inside a joblib worker: use the "
-                "basic launcher (or hydra/launcher=slurm) for DDP sweeps"
-            )
-        if trainer_cfg.get("sync_batchnorm") and not uses_gpu(trainer_cfg):
-            log.info("trainer.sync_batchnorm off: torch's SyncBatchNorm needs GPUs")
-            trainer_cfg["sync_batchnorm"] = False
-        # EMA, k-means init and dead-code replacement all-reduce across ranks (the process group
-        # does not exist yet, so vector-quantize-pytorch's own detection would say no)
-        model = instantiate(model_cfg, sync_codebook=is_distributed or None)
-        # _partial_: run_config holds other _target_ nodes that must stay plain data
-        module = instantiate(plain["module"], _partial_=True)(model=model, run_config=plain)
+    model_cfg["threshold_ema_dead_code"] = threshold
+    check_launcher(hydra_cfg, is_distributed)
+    if trainer_cfg.get("sync_batchnorm") and not uses_gpu(trainer_cfg):
+        log.info("trainer.sync_batchnorm off: torch's SyncBatchNorm needs GPUs")
+        trainer_cfg["sync_batchnorm"] = False
+    # EMA, k-means init and dead-code replacement all-reduce across ranks (the process group
+    # does not exist yet, so vector-quantize-pytorch's own detection would say no)
+    model = instantiate(model_cfg, sync_codebook=is_distributed or None)
+    # _partial_: run_config holds other _target_ nodes that must stay plain data
+    module = instantiate(plain["module"], _partial_=True)(model=model, run_config=plain)
 
-        cb = plain["callbacks"]
-        callbacks: list[Any] = []
-        metrics_cb = EpochMetricsCSV(run_dir / "metrics.csv")
-        previews = Previews(
-            run_dir / "previews",
-            cb["preview_interval"],
-            cb["preview_chunks"],
-            cb["griffin_lim_iters"],
-        )
-        if os.environ.get(RANK_STATE_ENV):
-            callbacks.append(rank_state_callback(run_dir / "rank_state"))
-        callbacks += [
-            metrics_cb,
-            previews,
-            *checkpoint_callbacks(
-                run_dir / "checkpoints", cb["checkpoint_interval"], cb["max_checkpoints"]
-            ),
-        ]
-        if "wandb" in (plain.get("logger") or {}):
-            callbacks.append(CodebookUsageToWandb())
-        trainer = instantiate(
-            trainer_cfg,
-            callbacks=callbacks,
-            logger=build_loggers(plain, run_dir, is_multirun) or False,
-            plugins=[AtomicCheckpointIO()],
-        )
-        ckpt_path = resolve_resume(plain.get("resume"), run_dir)
-        if ckpt_path is not None:
-            log.info("resuming from %s", ckpt_path)
-        fit_start = time.perf_counter()
-        with ddp_multirun_job(hydra_cfg, is_distributed):
-            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-        train_seconds = time.perf_counter() - fit_start
-        is_zero = trainer.is_global_zero
-        summary.update(
-            _summary_after_fit(plain, module, datamodule, metrics_cb.rows, trainer, train_seconds)
-        )
-        summary["status"] = "completed"
-        summary["best_checkpoint"] = str(run_dir / "checkpoints" / "best.ckpt")
-        summary["previews"] = str(run_dir / "previews")
-        return summary
-    except BaseException as exc:
-        summary["status"] = "failed"
-        summary["error"] = one_line_error(exc)
-        if metrics_cb is not None and metrics_cb.rows:
-            summary.update(_metrics_from_rows(metrics_cb.rows))
-        raise
-    finally:
-        summary["wall_seconds"] = time.perf_counter() - started
-        update_wandb_summary(summary)
-        summary["run_dir"] = str(run_dir)
-        if is_zero:
-            _write_json(summary_path, summary)
-        finish_wandb()
+    cb = plain["callbacks"]
+    callbacks: list[Any] = []
+    metrics_cb = EpochMetricsCSV(run_dir / "metrics.csv")
+    job.on_failure = lambda: _metrics_from_rows(metrics_cb.rows) if metrics_cb.rows else {}
+    previews = Previews(
+        run_dir / "previews",
+        cb["preview_interval"],
+        cb["preview_chunks"],
+        cb["griffin_lim_iters"],
+    )
+    if os.environ.get(RANK_STATE_ENV):
+        callbacks.append(rank_state_callback(run_dir / "rank_state"))
+    callbacks += [
+        metrics_cb,
+        previews,
+        *checkpoint_callbacks(
+            run_dir / "checkpoints", cb["checkpoint_interval"], cb["max_checkpoints"]
+        ),
+    ]
+    if "wandb" in (plain.get("logger") or {}):
+        callbacks.append(CodebookUsageToWandb())
+    trainer = instantiate(
+        trainer_cfg,
+        callbacks=callbacks,
+        logger=build_loggers(plain, run_dir, job.is_multirun) or False,
+        plugins=[AtomicCheckpointIO()],
+    )
+    ckpt_path = resolve_resume(plain.get("resume"), run_dir)
+    if ckpt_path is not None:
+        log.info("resuming from %s", ckpt_path)
+    fit_start = time.perf_counter()
+    with ddp_multirun_job(hydra_cfg, is_distributed):
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    train_seconds = time.perf_counter() - fit_start
+    job.is_zero = trainer.is_global_zero
+    summary.update(
+        _summary_after_fit(plain, module, datamodule, metrics_cb.rows, trainer, train_seconds)
+    )
+    summary["best_checkpoint"] = str(run_dir / "checkpoints" / "best.ckpt")
+    summary["previews"] = str(run_dir / "previews")
+    return summary
 
 
-def one_line_error(exc: BaseException) -> str:
-    """``Type: first line`` of an error; instantiate() wrappers are unwrapped to their cause."""
-    from hydra.errors import InstantiationException
+def is_distributed_config(trainer_cfg: dict[str, Any]) -> bool:
+    """True when the trainer config asks for DDP (a ddp strategy or several nodes)."""
+    return trainer_cfg.get("strategy") in ("ddp", "ddp_spawn") or (
+        int(trainer_cfg.get("num_nodes") or 1) > 1
+    )
 
-    while isinstance(exc, InstantiationException) and exc.__cause__ is not None:
-        exc = exc.__cause__
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+def check_launcher(hydra_cfg: Any, is_distributed: bool) -> None:
+    """DDP cannot start its ranks inside a joblib worker: say so before any work."""
+    launcher = str((hydra_cfg.get("launcher") or {}).get("_target_", ""))
+    if is_distributed and "Joblib" in launcher:
+        raise ConfigError(
+            "trainer.strategy=ddp cannot start its ranks inside a joblib worker: use the "
+            "basic launcher (or hydra/launcher=slurm) for DDP sweeps"
+        )
 
 
 def _metrics_from_rows(rows: list[dict[str, float]]) -> dict[str, Any]:
@@ -264,10 +241,3 @@ def _summary_after_fit(
         "init_source": module.init_source,
         "global_step": trainer.global_step,
     }
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(path)

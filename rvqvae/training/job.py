@@ -1,0 +1,118 @@
+"""What every training job (RVQ-VAE or prior) does around its own work.
+
+- :func:`training_job`: ``summary.json`` written ``running`` at the start and ``completed`` or
+  ``failed`` (with the error's first line) at the end by rank 0, wall time, the W&B run summary,
+  and ``wandb.finish()`` whatever happens.
+- :func:`run_entry`: the body of a ``@hydra.main``: one-line errors, exit code 1 for a single
+  run, ``inf`` for a failed sweep job (the sweep goes on), the sweep objective otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+
+from rvqvae.training.distributed import launch_rank_is_zero
+from rvqvae.training.loggers import finish_wandb, update_wandb_summary
+
+
+@dataclass
+class JobContext:
+    """The Hydra job a training body runs in, and the summary it fills."""
+
+    run_dir: Path
+    hydra_cfg: Any
+    summary: dict[str, Any]
+    is_zero: bool = True  # rank 0 writes summary.json; the body updates it once the Trainer knows
+    on_failure: Callable[[], dict[str, Any]] | None = field(default=None)
+
+    @property
+    def is_multirun(self) -> bool:
+        return self.hydra_cfg.mode == RunMode.MULTIRUN
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as indented JSON through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.replace(path)
+
+
+def one_line_error(exc: BaseException) -> str:
+    """``Type: first line`` of an error; instantiate() wrappers are unwrapped to their cause."""
+    from hydra.errors import InstantiationException
+
+    while isinstance(exc, InstantiationException) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+@contextmanager
+def training_job(kind: str | None = None) -> Iterator[JobContext]:
+    """Run a job body in the current Hydra run folder with its ``summary.json`` kept true."""
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    summary: dict[str, Any] = {"status": "running", "error": None}
+    if kind:
+        summary["kind"] = kind
+    summary["overrides"] = list(hydra_cfg.overrides.task)
+    ctx = JobContext(run_dir, hydra_cfg, summary, is_zero=launch_rank_is_zero())
+    path = run_dir / "summary.json"
+    if ctx.is_zero:
+        write_json(path, summary)
+    started = time.perf_counter()
+    try:
+        yield ctx
+        summary["status"] = "completed"
+    except BaseException as exc:
+        summary["status"] = "failed"
+        summary["error"] = one_line_error(exc)
+        if ctx.on_failure is not None:
+            summary.update(ctx.on_failure())
+        raise
+    finally:
+        summary["wall_seconds"] = time.perf_counter() - started
+        update_wandb_summary(summary)
+        summary["run_dir"] = str(run_dir)
+        if ctx.is_zero:
+            write_json(path, summary)
+        finish_wandb()
+
+
+def run_entry(
+    job: Callable[[], dict[str, Any]],
+    objective: str,
+    print_summary: Callable[[dict[str, Any]], None],
+    log: logging.Logger,
+) -> float:
+    """Run ``job`` for a ``@hydra.main``; return ``summary[objective]`` for sweepers.
+
+    A failure is logged on one line; a single run then exits with code 1 (a traceback only at
+    DEBUG level), a sweep job returns ``inf`` so the sweep goes on (Optuna accepts inf as a worst
+    value but aborts a study on NaN) and the report marks the job failed.
+    """
+    try:
+        summary = job()
+    except Exception as exc:
+        log.error("%s", one_line_error(exc))
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            return math.inf
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            raise
+        sys.exit(1)
+    print_summary(summary)
+    value = summary.get(objective)
+    return float(value) if isinstance(value, int | float) else math.nan
