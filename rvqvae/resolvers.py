@@ -7,6 +7,10 @@ config and in joblib/submitit workers (Hydra pickles the resolvers with the job)
 - ``${rvqvae.tier:KEY,FILE_COUNT[,TIER]}``: value KEY of
   :func:`rvqvae.training.config.get_adaptive_vqvae_config` (TIER: auto/small/medium/large).
 - ``${rvqvae.precision:}``: ``bf16-mixed`` when a CUDA GPU with bf16 is present, else ``32-true``.
+- ``${rvqvae.prior:KEY,FILE_COUNT[,SIZE]}``: value KEY of
+  :func:`rvqvae.prior.config.get_prior_config` (SIZE: auto/small/medium/large).
+- ``${rvqvae.vqvae_file_count:SPEC}``: the file count of the VQ-VAE run ``SPEC`` (a run folder
+  or checkpoint): its ``summary.json``, else the config stored in its checkpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +37,44 @@ def tier_value(key: str, count: Any, tier: str = "auto") -> Any:
     return getattr(cfg, key)
 
 
+def prior_value(key: str, count: Any, size: str = "auto") -> Any:
+    """One field of the prior config for ``count`` VQ-VAE files (``size`` forces a size)."""
+    from rvqvae.prior.config import get_prior_config
+
+    cfg = get_prior_config(int(count), size=str(size))
+    if not hasattr(cfg, key):
+        raise ValueError(f"rvqvae.prior: unknown key {key!r}")
+    return getattr(cfg, key)
+
+
+def vqvae_file_count(spec: Any) -> int:
+    """Files of the VQ-VAE run ``spec`` (run folder or checkpoint), read without torch when the
+    run folder has a summary.json."""
+    import json
+    from pathlib import Path
+
+    path = Path(str(spec)).expanduser()
+    run_dir = path if path.is_dir() else path.parent.parent
+    if path.is_file() and path.parent.name != "checkpoints":
+        run_dir = None
+    summary = run_dir / "summary.json" if run_dir is not None else None
+    if summary is not None and summary.is_file():
+        try:
+            count = json.loads(summary.read_text()).get("file_count")
+        except (OSError, ValueError):
+            count = None
+        if isinstance(count, int) and count > 0:
+            return count
+    from rvqvae.prior.checkpoint import resolve_vqvae
+    from rvqvae.training.checkpoint import read_checkpoint
+
+    config = read_checkpoint(resolve_vqvae(path), accept_prior=False)["rvqvae"]["config"]
+    count = (config.get("dataset") or {}).get("file_count")
+    if not isinstance(count, int) or count < 1:
+        raise ValueError(f"vqvae={spec}: its checkpoint does not record a file count")
+    return count
+
+
 def auto_precision() -> str:
     """Lightning precision string: bf16 mixed precision on a capable CUDA GPU, else fp32."""
     import torch
@@ -47,6 +89,8 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("rvqvae.file_count", file_count, replace=True)
     OmegaConf.register_new_resolver("rvqvae.tier", tier_value, replace=True)
     OmegaConf.register_new_resolver("rvqvae.precision", auto_precision, replace=True)
+    OmegaConf.register_new_resolver("rvqvae.prior", prior_value, replace=True)
+    OmegaConf.register_new_resolver("rvqvae.vqvae_file_count", vqvae_file_count, replace=True)
 
 
 register_resolvers()

@@ -1,0 +1,1 @@
+"""Autoregressive priors over RVQ code grids: model, data, training, sampling, evaluation."""

@@ -1,0 +1,82 @@
+"""Prior sizes: the one home of the prior's tier numbers (pure Python, no torch).
+
+Like the RVQ-VAE's codebook tiers (:mod:`rvqvae.training.config`), the prior's size follows the
+number of files the VQ-VAE was trained on: a small dataset gives few code sequences, and a big
+transformer would only memorise them. ``conf/prior/auto.yaml`` reads these values through the
+``${rvqvae.prior:KEY,FILE_COUNT,SIZE}`` resolver; ``prior=small|medium|large`` forces a size.
+
+=========  =======  =========  ======  =====  =======  =======  ======  =====
+size       files    d_model    layers  heads  dropout  epochs   lr      batch
+=========  =======  =========  ======  =====  =======  =======  ======  =====
+small      <= 20    128        3       4      0.3      40       1e-3    16
+medium     <= 100   192        4       4      0.2      40       1e-3    16
+large      > 100    256        6       8      0.1      60       6e-4    32
+=========  =======  =========  ======  =====  =======  =======  ======  =====
+
+Every size: flat token order, 32 columns of context (5.5 s at 48 kHz / hop 512), weight decay
+0.05, 100 warm-up steps, cosine decay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+ORDERS = ("flat", "depth")
+SLOT_ORDERS = ("level_major", "row_major")
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    """Prior architecture and training recipe (see the module table)."""
+
+    size: str = "medium"
+    order: str = "flat"  # flat: one sequence over (column, slot); depth: RQ-Transformer style
+    slot_order: str = "level_major"  # token order inside a column
+    d_model: int = 192
+    n_layers: int = 4
+    n_heads: int = 4
+    depth_layers: int = 2  # layers of the per-column depth transformer (order=depth)
+    dropout: float = 0.2
+    context_columns: int = 32
+    max_epochs: int = 40
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 100
+    batch_size: int = 16
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRIOR_TIERS: dict[str, dict[str, Any]] = {
+    "small": {"d_model": 128, "n_layers": 3, "n_heads": 4, "dropout": 0.3, "max_epochs": 40},
+    "medium": {"d_model": 192, "n_layers": 4, "n_heads": 4, "dropout": 0.2, "max_epochs": 40},
+    "large": {
+        "d_model": 256,
+        "n_layers": 6,
+        "n_heads": 8,
+        "dropout": 0.1,
+        "max_epochs": 60,
+        "learning_rate": 6e-4,
+        "batch_size": 32,
+    },
+}
+PRIOR_SIZES = ("auto", *PRIOR_TIERS)
+
+
+def prior_size_for(file_count: int) -> str:
+    """The size the file count calls for: small (<= 20), medium (<= 100) or large."""
+    if isinstance(file_count, bool) or not isinstance(file_count, int) or file_count < 1:
+        raise ValueError(f"file_count must be a positive integer, got {file_count!r}")
+    if file_count <= 20:
+        return "small"
+    return "medium" if file_count <= 100 else "large"
+
+
+def get_prior_config(file_count: int, size: str = "auto") -> PriorConfig:
+    """Prior config for ``file_count`` VQ-VAE files; ``size`` forces a named size."""
+    if size not in PRIOR_SIZES:
+        raise ValueError(f"prior size must be one of {', '.join(PRIOR_SIZES)}, got {size!r}")
+    name = prior_size_for(file_count) if size == "auto" else size
+    return replace(PriorConfig(), size=name, **PRIOR_TIERS[name])

@@ -1,0 +1,272 @@
+"""The prior's data: a VQ-VAE run's own files and split, encoded to whole-file code grids.
+
+:class:`PriorDataModule` rebuilds the VQ-VAE run's dataset from the config stored in its
+checkpoint (same files, same seed, same train/validation split), reads each file's whole log-mel
+from the mel cache, and encodes it with the frozen VQ-VAE in one pass into a grid
+``[rows, cols, levels]`` (:func:`rvqvae.codec.grid.encode_grid`). Grids are cached on disk
+(``<cache>/codes/``) under a key of the VQ-VAE's weight hash and the mel cache's key of the file
+(path, size, mtime, every mel parameter), written atomically like the mel cache.
+
+Training batches are windows of ``context_columns`` columns ``[B, C, S]`` cut from the training
+files laid end to end in a new random order every epoch; a window starts at a file start with
+probability ``file_start_fraction``, else anywhere. Validation scores every column of every
+validation file once, with windows that slide like the sampler's (:func:`score_windows`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from rvqvae.codec.grid import encode_grid
+from rvqvae.codec.model import Codec
+from rvqvae.data.cache import FeatureCache, atomic_write_bytes, default_cache_dir
+from rvqvae.prior.layout import GridLayout
+
+log = logging.getLogger(__name__)
+
+CODES_CACHE_VERSION = 1
+
+
+class CodeCache:
+    """Whole-file code grids of one VQ-VAE, keyed by its weights and the file's mel cache key."""
+
+    def __init__(self, root: str | os.PathLike[str] | None, codec: Codec) -> None:
+        self.root = default_cache_dir(root) / "codes"
+        self.codec = codec
+        self.features = FeatureCache(root, codec.settings, codec.normalize_peak)
+        self.stats = {"hits": 0, "misses": 0}
+
+    def _entry(self, path: Path) -> Path:
+        ident = f"{CODES_CACHE_VERSION}\0{self.codec.weights_sha256}\0{self.features.key(path)}"
+        key = hashlib.sha256(ident.encode()).hexdigest()
+        return self.root / key[:2] / f"{key}.npy"
+
+    def mel(self, path: Path) -> np.ndarray:
+        """The file's whole log-mel ``[n_mels, frames]`` (from the mel cache)."""
+        return self.features.get(path).mel
+
+    def grid(self, path: Path) -> Tensor:
+        """The file's code grid ``[rows, cols, levels]`` (long), encoding on a cache miss."""
+        entry = self._entry(path)
+        try:
+            grid = np.load(entry, allow_pickle=False)
+            if grid.ndim == 3 and grid.shape[2] == self.codec.model.num_quantizers:
+                self.stats["hits"] += 1
+                return torch.from_numpy(grid.astype(np.int64))
+        except (OSError, ValueError):
+            pass
+        self.stats["misses"] += 1
+        grid_t = encode_grid(self.codec.model, torch.from_numpy(self.mel(path)))
+        buf = io.BytesIO()
+        np.save(
+            buf,
+            grid_t.numpy().astype(
+                np.int16 if self.codec.model.codebook_size <= 32768 else np.int32
+            ),
+        )
+        try:
+            atomic_write_bytes(entry, buf.getvalue())
+        except OSError:
+            pass  # read-only cache: still usable, just not cached
+        return grid_t
+
+
+def rebuild_split(codec: Codec, cache_dir: str | None) -> tuple[list[Path], list[Path], Any]:
+    """The VQ-VAE run's usable files split as in its training: ``(train, val, datamodule)``."""
+    from rvqvae.data.datamodule import MelDataModule
+
+    dataset = dict(codec.run_config.get("dataset") or {})
+    if not dataset:
+        raise ValueError(f"{codec.path}: the checkpoint holds no dataset config to rebuild")
+    dataset.pop("_target_", None)
+    dataset.pop("file_count", None)
+    dataset["cache_dir"] = cache_dir
+    datamodule = MelDataModule(**dataset)
+    datamodule.setup()
+    return list(datamodule.train_files), list(datamodule.val_files), datamodule
+
+
+def score_windows(n_columns: int, context: int) -> list[tuple[int, int]]:
+    """``(start, first scored column)`` of the windows that score ``n_columns`` columns once.
+
+    The first window scores its columns from 0; later windows start a quarter context apart (as
+    the sampler slides) and score only their last quarter, so every scored column sees at least
+    three quarters of a context of history.
+    """
+    if n_columns <= context:
+        return [(0, 0)]
+    stride = max(1, context // 4)
+    out = [(0, 0)]
+    scored = context
+    while scored < n_columns:
+        start = min(scored + stride, n_columns) - context
+        out.append((start, scored))
+        scored = start + context
+    return out
+
+
+class TrainWindows(Dataset):
+    """Random windows ``[C, S]`` of the training files laid end to end (new order per epoch)."""
+
+    def __init__(
+        self, columns: list[Tensor], context: int, count: int, file_start_fraction: float, seed: int
+    ) -> None:
+        self.files = columns
+        self.context = context
+        self.count = max(1, int(count))
+        self.file_start_fraction = float(file_start_fraction)
+        self.seed = int(seed)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Lay the files out in this epoch's order and draw this epoch's window starts."""
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.files), generator=g).tolist()
+        stream = torch.cat([self.files[i] for i in order])  # [N, S]
+        lengths = torch.tensor([self.files[i].shape[0] for i in order])
+        file_starts = torch.cumsum(lengths, 0) - lengths
+        repeats = math.ceil((stream.shape[0] + self.context) / stream.shape[0])
+        self.stream = stream.repeat(repeats, 1)  # windows may wrap around to the first files
+        at_file = torch.rand(self.count, generator=g) < self.file_start_fraction
+        pick = file_starts[torch.randint(len(order), (self.count,), generator=g)]
+        anywhere = torch.randint(stream.shape[0], (self.count,), generator=g)
+        self.starts = torch.where(at_file, pick, anywhere)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        s = int(self.starts[i])
+        return self.stream[s : s + self.context], torch.ones(self.context, dtype=torch.bool)
+
+
+class ScoreWindows(Dataset):
+    """Validation windows ``[C, S]`` (zero padded) with the mask of the columns they score."""
+
+    def __init__(self, columns: list[Tensor], context: int) -> None:
+        self.items: list[tuple[Tensor, Tensor]] = []
+        for file_columns in columns:
+            n, s = file_columns.shape
+            for start, first in score_windows(n, context):
+                window = torch.zeros(context, s, dtype=torch.long)
+                part = file_columns[start : start + context]
+                window[: part.shape[0]] = part
+                mask = torch.zeros(context, dtype=torch.bool)
+                mask[first - start : part.shape[0]] = True
+                self.items.append((window, mask))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.items[i]
+
+
+class PriorDataModule(L.LightningDataModule):
+    """Code grids of a VQ-VAE run's training and validation files, as prior batches.
+
+    After :meth:`setup`: ``train_files`` / ``val_files``, ``train_grids`` / ``val_grids``
+    (``[rows, cols, levels]``), ``val_mels`` (whole log-mels of the validation files),
+    ``val_seconds`` / ``train_seconds`` (audio duration) and ``layout``.
+    """
+
+    def __init__(
+        self,
+        codec: Codec,
+        layout: GridLayout,
+        context_columns: int,
+        batch_size: int = 16,
+        augmentation_expansion: int = 4,
+        file_start_fraction: float = 0.5,
+        cache_dir: str | None = None,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        if int(batch_size) < 1 or int(augmentation_expansion) < 1:
+            raise ValueError("dataset.batch_size and dataset.augmentation_expansion must be >= 1")
+        if not 0.0 <= float(file_start_fraction) <= 1.0:
+            raise ValueError(
+                f"dataset.file_start_fraction must be in [0, 1], got {file_start_fraction!r}"
+            )
+        self.codec = codec
+        self.layout = layout
+        self.context = int(context_columns)
+        self.batch_size = int(batch_size)
+        self.expansion = int(augmentation_expansion)
+        self.file_start_fraction = float(file_start_fraction)
+        self.cache_dir = cache_dir
+        self.seed = int(seed)
+        self.num_workers = int(num_workers)
+        self._loaded = False
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._loaded:
+            return
+        train, val, mel_data = rebuild_split(self.codec, self.cache_dir)
+        cache = CodeCache(self.cache_dir, self.codec)
+        s = self.codec.settings
+        if train == val:  # one file, split in time by the VQ-VAE run: split its columns too
+            split = mel_data.val_sources[0][1] // 16 if mel_data.val_sources else 0
+            grid, mel = cache.grid(train[0]), cache.mel(train[0])
+            split = min(max(1, split), grid.shape[1] - 1)
+            self.train_grids, self.val_grids = [grid[:, :split]], [grid[:, split:]]
+            self.val_mels = [mel[:, split * 16 :]]
+        else:
+            self.train_grids = [cache.grid(f) for f in train]
+            self.val_grids = [cache.grid(f) for f in val]
+            self.val_mels = [cache.mel(f) for f in val]
+        self.train_files, self.val_files = train, val
+        self.cache_stats = dict(cache.stats)
+        seconds_per_column = 16 * s.hop_length / s.sample_rate
+        self.train_seconds = sum(g.shape[1] for g in self.train_grids) * seconds_per_column
+        self.val_seconds = sum(m.shape[1] for m in self.val_mels) * s.hop_length / s.sample_rate
+        self.train_columns = [self.layout.to_columns(g) for g in self.train_grids]
+        self.val_columns = [self.layout.to_columns(g) for g in self.val_grids]
+        total = sum(c.shape[0] for c in self.train_columns)
+        self.train_set = TrainWindows(
+            self.train_columns,
+            self.context,
+            math.ceil(self.expansion * total / self.context),
+            self.file_start_fraction,
+            self.seed,
+        )
+        self.val_set = ScoreWindows(self.val_columns, self.context)
+        self._loaded = True
+        log.info(
+            "prior data: %d train / %d val files, %.1f s / %.1f s of audio, %d code grids encoded "
+            "(%d cached)",
+            len(train),
+            len(val),
+            self.train_seconds,
+            self.val_seconds,
+            self.cache_stats["misses"],
+            self.cache_stats["hits"],
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        self.train_set.set_epoch(epoch)
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        return DataLoader(
+            self.train_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        self.setup()
+        return DataLoader(
+            self.val_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers
+        )

@@ -1,0 +1,337 @@
+"""Autoregressive transformers over RVQ code grids, causal in time.
+
+A code grid ``[rows, columns, levels]`` (8 rows x 5.86 columns/s x Q levels) is read as a
+sequence of columns, each column a fixed sequence of ``S = rows * levels`` *slots*
+(:class:`GridLayout`: ``level_major`` puts every row's level 0 first, then the residuals). Both
+priors predict slot by slot, column by column, from a learned BOS at the start of a window of at
+most ``context_columns`` columns; longer audio is generated with a sliding window, so any length
+can be sampled and scored.
+
+- :class:`FlatPrior` (``order=flat``): one transformer over the flattened tokens ``(column,
+  slot)``, input = code embedding of the previous token + column and slot embeddings of the
+  token being predicted (MusicGen's "flattened" pattern).
+- :class:`DepthPrior` (``order=depth``, RQ-Transformer): a temporal transformer over columns
+  (each column summarised by the sum of slot-specific code embeddings) and a small depth
+  transformer over the ``S`` slots of a column, conditioned on the temporal output.
+
+Attention is PyTorch's ``scaled_dot_product_attention``; :class:`KVCache` holds keys and values
+for sampling, so each new token costs one position, not the whole window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rvqvae.prior.layout import GridLayout
+from rvqvae.prior.transformer import Transformer
+
+Picker = Callable[[Tensor], Tensor]  # logits [B, K] -> codes [B]
+
+
+class CodePrior(nn.Module):
+    """Shared parts: layout, embeddings of columns and slots, per-level output head."""
+
+    order = "base"
+
+    def __init__(
+        self,
+        rows: int,
+        levels: int,
+        codebook_size: int,
+        slot_order: str = "level_major",
+        d_model: int = 192,
+        n_layers: int = 4,
+        n_heads: int = 4,
+        depth_layers: int = 2,
+        dropout: float = 0.2,
+        context_columns: int = 32,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("rows", rows),
+            ("levels", levels),
+            ("codebook_size", codebook_size),
+            ("d_model", d_model),
+            ("n_layers", n_layers),
+            ("n_heads", n_heads),
+            ("context_columns", context_columns),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"prior.{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"prior.dropout must be in [0, 1), got {dropout!r}")
+        self.layout = GridLayout(rows, levels, codebook_size, slot_order)
+        self.hparams_dict = {
+            "order": self.order,
+            "rows": rows,
+            "levels": levels,
+            "codebook_size": codebook_size,
+            "slot_order": slot_order,
+            "d_model": d_model,
+            "n_layers": n_layers,
+            "n_heads": n_heads,
+            "depth_layers": depth_layers,
+            "dropout": dropout,
+            "context_columns": context_columns,
+        }
+        self.context_columns = context_columns
+        self.slots = self.layout.slots
+        self.codebook_size = codebook_size
+        self.register_buffer("slot_level", self.layout.slot_level(), persistent=False)
+        self._slot_levels: list[int] = self.layout.slot_level().tolist()
+        self.column_emb = nn.Embedding(context_columns, d_model)
+        self.slot_emb = nn.Embedding(self.slots, d_model)
+        self.bos = nn.Parameter(torch.zeros(d_model))
+        self.head = nn.Linear(d_model, levels * codebook_size)
+        self.apply(_init_weights)
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def level_logits(self, h: Tensor, slots: Tensor) -> Tensor:
+        """Hidden ``[..., d]`` predicting slots ``[...]`` -> logits ``[..., K]`` of their level."""
+        k = self.codebook_size
+        logits = self.head(h).unflatten(-1, (-1, k))  # [..., Q, K]
+        level = self.slot_level[slots].expand(h.shape[:-1])
+        return logits.gather(-2, level[..., None, None].expand(*level.shape, 1, k)).squeeze(-2)
+
+    def slot_logits(self, h: Tensor, slot: int) -> Tensor:
+        """Hidden ``[B, d]`` -> logits ``[B, K]`` of ``slot``'s level (one sampling step)."""
+        k, level = self.codebook_size, self._slot_levels[slot]
+        rows = slice(level * k, (level + 1) * k)
+        return F.linear(h, self.head.weight[rows], self.head.bias[rows])
+
+    def forward(self, columns: Tensor) -> Tensor:
+        """Teacher-forced logits ``[B, C, S, K]`` for a window ``[B, C, S]`` (C <= context)."""
+        raise NotImplementedError
+
+    def token_nll(self, columns: Tensor) -> Tensor:
+        """Negative log-likelihood (nats) of every token of windows ``[B, C, S]``: ``[B, C, S]``."""
+        logits = self(columns)  # [B, C, S, K]
+        nll = F.cross_entropy(logits.flatten(0, 2).float(), columns.flatten(), reduction="none")
+        return nll.view_as(columns)
+
+    def level_nll(self, columns: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Summed NLL (nats) and token counts per level ``([Q], [Q])`` of the columns of
+        windows ``[B, C, S]`` where ``mask [B, C]`` is true."""
+        nll = self.token_nll(columns).double()
+        scored = mask[..., None].expand_as(nll).double()
+        per_slot, tokens = (nll * scored).sum(dim=(0, 1)), scored.sum(dim=(0, 1))  # [S]
+        zeros = torch.zeros(self.layout.levels, dtype=torch.float64, device=nll.device)
+        return (
+            zeros.index_add(0, self.slot_level, per_slot),
+            zeros.index_add(0, self.slot_level, tokens),
+        )
+
+    def generate(
+        self,
+        batch: int,
+        columns: int,
+        pick: Picker,
+        prompt: Tensor | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Tensor:
+        """Sample ``[batch, columns, S]`` codes; ``prompt`` ``[batch, P, S]`` fixes the first P
+        columns. ``progress(n)`` is called after each column."""
+        raise NotImplementedError
+
+    def _window_start(self, column: int, start: int) -> int:
+        """Start of the window that predicts ``column`` (slides by a quarter of the context)."""
+        if column - start < self.context_columns:
+            return start
+        keep = self.context_columns - max(1, self.context_columns // 4)
+        return column - keep
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear | nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+class FlatPrior(CodePrior):
+    """One transformer over the flattened ``(column, slot)`` tokens of a window."""
+
+    order = "flat"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        hp = self.hparams_dict
+        self.code_emb = nn.Embedding(hp["levels"] * self.codebook_size, hp["d_model"])
+        self.transformer = Transformer(hp["d_model"], hp["n_layers"], hp["n_heads"], hp["dropout"])
+        self.apply(_init_weights)
+
+    def _positions(self, start: int, count: int) -> tuple[Tensor, Tensor]:
+        """(column-in-window, slot) of flat positions ``start .. start + count - 1``."""
+        idx = torch.arange(start, start + count, device=self.bos.device)
+        return idx // self.slots, idx % self.slots
+
+    def _embed(self, tokens: Tensor, start: int) -> Tensor:
+        """Inputs for positions ``start ..``: previous token ``tokens [B, n]`` (codes of flat
+        positions ``start - 1 ..``; ``start = 0`` puts BOS first) + target position embeddings."""
+        b, n = tokens.shape[0], tokens.shape[1] + (1 if start == 0 else 0)
+        cols, slots = self._positions(start, n)
+        prev_slots = (slots - 1) % self.slots
+        content = (
+            self.code_emb(
+                self.slot_level[prev_slots[-tokens.shape[1] :]] * self.codebook_size + tokens
+            )
+            if tokens.shape[1]
+            else None
+        )
+        if start == 0:
+            bos = self.bos.expand(b, 1, -1)
+            content = bos if content is None else torch.cat([bos, content], dim=1)
+        return content + self.column_emb(cols) + self.slot_emb(slots)
+
+    def _step_input(self, token: Tensor, pos: int) -> Tensor:
+        """Input ``[B, 1, d]`` of flat position ``pos > 0`` from the previous codes ``[B]``."""
+        level = self._slot_levels[(pos - 1) % self.slots]
+        x = F.embedding(token + level * self.codebook_size, self.code_emb.weight)
+        x = x + self.column_emb.weight[pos // self.slots] + self.slot_emb.weight[pos % self.slots]
+        return x[:, None]
+
+    def forward(self, columns: Tensor) -> Tensor:
+        b, c, s = columns.shape
+        flat = columns.reshape(b, c * s)
+        h = self.transformer(self._embed(flat[:, :-1], 0))  # [B, C*S, d]
+        _, slots = self._positions(0, c * s)
+        return self.level_logits(h, slots).reshape(b, c, s, -1)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        batch: int,
+        columns: int,
+        pick: Picker,
+        prompt: Tensor | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Tensor:
+        s = self.slots
+        out = torch.zeros(batch, columns, s, dtype=torch.long, device=self.bos.device)
+        first = 0 if prompt is None else prompt.shape[1]
+        if first:
+            out[:, :first] = prompt
+        cache = self.transformer.new_cache(batch, self.context_columns * s, self.bos)
+        start, logits = -1, None
+        for c in range(first, columns):
+            window = self._window_start(c, max(start, 0))
+            if window != start:  # (re)fill the cache with BOS + columns [window, c)
+                start = window
+                cache.reset()
+                h = self.transformer(self._embed(out[:, start:c].reshape(batch, -1), 0), cache)
+                logits = self.slot_logits(h[:, -1], 0)
+            for slot in range(s):
+                out[:, c, slot] = pick(logits)
+                last = c == columns - 1 and slot == s - 1
+                next_is_new_window = slot == s - 1 and self._window_start(c + 1, start) != start
+                if not last and not next_is_new_window:
+                    pos = (c - start) * s + slot + 1
+                    h = self.transformer(self._step_input(out[:, c, slot], pos), cache)
+                    logits = self.slot_logits(h[:, -1], (slot + 1) % s)
+            if progress is not None:
+                progress(c + 1)
+        return out
+
+
+class DepthPrior(CodePrior):
+    """RQ-Transformer: temporal transformer over columns, depth transformer over slots."""
+
+    order = "depth"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        hp = self.hparams_dict
+        d = hp["d_model"]
+        self.column_code_emb = nn.Embedding(self.slots * self.codebook_size, d)  # slot-specific
+        self.code_emb = nn.Embedding(hp["levels"] * self.codebook_size, d)
+        self.temporal = Transformer(d, hp["n_layers"], hp["n_heads"], hp["dropout"])
+        self.depth = Transformer(d, max(1, hp["depth_layers"]), hp["n_heads"], hp["dropout"])
+        self.apply(_init_weights)
+
+    def _column_inputs(self, columns: Tensor, first_is_bos: bool, offset: int) -> Tensor:
+        """Temporal inputs: BOS then the summary of each previous column, + column embedding."""
+        b = columns.shape[0]
+        slots = torch.arange(self.slots, device=columns.device)
+        summary = self.column_code_emb(slots * self.codebook_size + columns).sum(dim=2)
+        if first_is_bos:
+            summary = torch.cat([self.bos.expand(b, 1, -1), summary], dim=1)
+        cols = torch.arange(offset, offset + summary.shape[1], device=columns.device)
+        return summary + self.column_emb(cols)
+
+    def _depth_inputs(self, context: Tensor, prev: Tensor, start: int) -> Tensor:
+        """Depth inputs for slots ``start ..``: context + previous slot's code + slot embedding."""
+        n = prev.shape[-1] + (1 if start == 0 else 0)
+        slots = torch.arange(start, start + n, device=context.device)
+        x = context.unsqueeze(-2).expand(*context.shape[:-1], n, context.shape[-1])
+        if prev.shape[-1]:
+            codes = self.code_emb(
+                self.slot_level[slots[-prev.shape[-1] :] - 1] * self.codebook_size + prev
+            )
+            x = x + (
+                torch.cat([torch.zeros_like(codes[..., :1, :]), codes], -2) if start == 0 else codes
+            )
+        return x + self.slot_emb(slots)
+
+    def forward(self, columns: Tensor) -> Tensor:
+        b, c, s = columns.shape
+        context = self.temporal(self._column_inputs(columns[:, :-1], True, 0))  # [B, C, d]
+        x = self._depth_inputs(context.reshape(b * c, -1), columns.reshape(b * c, s)[:, :-1], 0)
+        h = self.depth(x)  # [B*C, S, d]
+        slots = torch.arange(s, device=columns.device)
+        return self.level_logits(h, slots).reshape(b, c, s, -1)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        batch: int,
+        columns: int,
+        pick: Picker,
+        prompt: Tensor | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Tensor:
+        s, k = self.slots, self.codebook_size
+        out = torch.zeros(batch, columns, s, dtype=torch.long, device=self.bos.device)
+        first = 0 if prompt is None else prompt.shape[1]
+        if first:
+            out[:, :first] = prompt
+        cache = self.temporal.new_cache(batch, self.context_columns, self.bos)
+        depth_cache = self.depth.new_cache(batch, s, self.bos)
+        start = -1
+        for c in range(first, columns):
+            window = self._window_start(c, max(start, 0))
+            if window != start:
+                start = window
+                cache.reset()
+                inputs = self._column_inputs(out[:, start:c], True, 0)
+            else:
+                inputs = self._column_inputs(out[:, c - 1 : c], False, c - start)
+            context = self.temporal(inputs, cache)[:, -1]  # [B, d]
+            depth_cache.reset()
+            h = self.depth(self._depth_inputs(context, out[:, c, :0], 0), depth_cache)
+            for slot in range(s):
+                out[:, c, slot] = pick(self.slot_logits(h[:, -1], slot))
+                if slot < s - 1:
+                    level = self._slot_levels[slot]
+                    code = F.embedding(out[:, c, slot] + level * k, self.code_emb.weight)
+                    x = context + code + self.slot_emb.weight[slot + 1]
+                    h = self.depth(x[:, None], depth_cache)
+            if progress is not None:
+                progress(c + 1)
+        return out
+
+
+PRIORS: dict[str, type[CodePrior]] = {"flat": FlatPrior, "depth": DepthPrior}
+
+
+def build_prior(order: str = "flat", **kwargs) -> CodePrior:
+    """The prior class for ``order`` (flat | depth) with the given constructor arguments."""
+    if order not in PRIORS:
+        raise ValueError(f"prior.order must be one of {', '.join(PRIORS)}, got {order!r}")
+    return PRIORS[order](**kwargs)

@@ -1,0 +1,175 @@
+"""The LightningModule training a code prior: cross-entropy, per-level bits/s, memorisation check.
+
+Validation sums the negative log-likelihood of every validation column once (see
+:func:`rvqvae.prior.data.score_windows`) per level, reduced across DDP ranks, and logs
+
+- ``val/nll``: nats per token; ``val/ce/level_k``: nats per token of level k;
+- ``val/bits_per_s``: NLL of the validation files in bits per second of audio, and
+  ``val/bits_per_s/level_k`` (they sum to the total);
+- ``raw_bits_per_s`` (codes at log2(codebook size) bits each) and ``unigram_bits_per_s`` (the
+  per-row, per-level code frequencies of the training files) on the same files.
+
+When validation NLL has risen above its best for ``patience`` epochs while the training loss kept
+falling, a warning says the prior is memorising (once per onset).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from rvqvae.prior.model import CodePrior
+from rvqvae.training.schedule import warmup_cosine
+
+log = logging.getLogger(__name__)
+
+
+class PriorModule(L.LightningModule):
+    """Trains a :class:`CodePrior` on windows of code columns (AdamW, warm-up + cosine)."""
+
+    def __init__(
+        self,
+        prior: CodePrior,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.05,
+        warmup_steps: int = 100,
+        memorising_patience: int = 2,
+        run_config: dict[str, Any] | None = None,
+        vqvae_payload: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if not learning_rate > 0:
+            raise ValueError(f"prior.learning_rate must be > 0, got {learning_rate!r}")
+        self.prior = prior
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_steps = int(warmup_steps)
+        self.patience = max(1, int(memorising_patience))
+        self.run_config = run_config or {}
+        self.vqvae_payload = vqvae_payload or {}
+        self.levels = prior.layout.levels
+        self.val_seconds = 0.0
+        self.baselines: dict[str, float] = {}  # raw_bits_per_s, unigram_bits_per_s
+        self.history: list[dict[str, float]] = []  # per epoch: train loss, val nll
+        self.memorising_from_epoch: int | None = None
+        self._warned = False
+        self._val: dict[str, Tensor] = {}
+        self._train_sum = torch.zeros(2, dtype=torch.float64)
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self) -> Any:
+        decay = [p for n, p in self.prior.named_parameters() if p.ndim >= 2 and "emb" not in n]
+        rest = [p for n, p in self.prior.named_parameters() if not (p.ndim >= 2 and "emb" not in n)]
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": self.weight_decay},
+                {"params": rest, "weight_decay": 0.0},
+            ],
+            lr=self.learning_rate,
+            betas=(0.9, 0.95),
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = warmup_cosine(optimizer, self.warmup_steps, total)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def on_train_epoch_start(self) -> None:
+        datamodule = self.trainer.datamodule
+        if datamodule is not None and hasattr(datamodule, "set_epoch"):
+            datamodule.set_epoch(self.current_epoch)  # a new file order and new windows
+        self._train_sum = torch.zeros(2, dtype=torch.float64)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        columns, mask = batch
+        nll = self.prior.token_nll(columns)
+        weights = mask[..., None].expand_as(nll).float()
+        loss = (nll * weights).sum() / weights.sum().clamp(min=1)
+        self.log(
+            "train/loss",
+            loss,
+            on_step=True,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=columns.shape[0],
+        )
+        self._train_sum += torch.tensor(
+            [float((nll.detach() * weights).sum()), float(weights.sum())]
+        )
+        return loss
+
+    # ------------------------------------------------------------------ validation
+    def on_validation_epoch_start(self) -> None:
+        zeros = torch.zeros(self.levels, dtype=torch.float64, device=self.device)
+        self._val = {"nll": zeros.clone(), "tokens": zeros.clone()}
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        columns, mask = batch
+        nll, tokens = self.prior.level_nll(columns, mask)
+        self._val["nll"] += nll
+        self._val["tokens"] += tokens
+
+    def on_validation_epoch_end(self) -> None:
+        sums = {k: self.trainer.strategy.reduce(v, reduce_op="sum") for k, v in self._val.items()}
+        tokens = float(sums["tokens"].sum())
+        if tokens == 0 or self.val_seconds <= 0:
+            return
+        nll = float(sums["nll"].sum()) / tokens
+        bits_per_s = float(sums["nll"].sum()) / math.log(2) / self.val_seconds
+        self.log("val/nll", nll, prog_bar=False)
+        self.log("val/bits_per_s", bits_per_s, prog_bar=True)
+        for k in range(self.levels):
+            per_token = float(sums["nll"][k]) / max(float(sums["tokens"][k]), 1.0)
+            self.log(f"val/ce/level_{k}", per_token)
+            self.log(
+                f"val/bits_per_s/level_{k}", float(sums["nll"][k]) / math.log(2) / self.val_seconds
+            )
+        for name, value in self.baselines.items():
+            self.log(name, value)
+        if not self.trainer.sanity_checking:
+            self._check_memorising(nll)
+
+    def _check_memorising(self, val_nll: float) -> None:
+        train = self.trainer.strategy.reduce(self._train_sum.to(self.device), reduce_op="sum")
+        train_nll = float(train[0]) / max(float(train[1]), 1.0)
+        self.history.append({"epoch": self.current_epoch, "train": train_nll, "val": val_nll})
+        best = min(self.history, key=lambda h: h["val"])
+        recent = self.history[-self.patience :]
+        rising = len(self.history) > self.patience and all(h["val"] > best["val"] for h in recent)
+        falling = all(
+            a["train"] > b["train"] for a, b in zip(self.history[-self.patience - 1 :], recent)
+        )
+        if rising and falling:
+            if self.memorising_from_epoch is None:
+                self.memorising_from_epoch = int(best["epoch"]) + 1
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "the prior is memorising: validation NLL rose from %.4f (epoch %d) to %.4f "
+                    "while training NLL fell to %.4f; best.ckpt keeps epoch %d (a smaller prior, "
+                    "more dropout or fewer epochs generalise better)",
+                    best["val"],
+                    best["epoch"],
+                    val_nll,
+                    train_nll,
+                    best["epoch"],
+                )
+        elif not rising:
+            self._warned = False
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from rvqvae.prior.checkpoint import PRIOR_KEY
+
+        checkpoint[PRIOR_KEY] = {
+            "format_version": 1,
+            "config": self.run_config,
+            "prior": self.prior.hparams_dict,
+            "vqvae": self.vqvae_payload,
+        }

@@ -1,0 +1,231 @@
+"""One prior training job: VQ-VAE codes -> prior fit -> evaluation -> ``summary.json``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rvqvae.training.job import JobContext, training_job
+
+log = logging.getLogger(__name__)
+
+
+def train_prior(cfg: DictConfig) -> dict[str, Any]:
+    """Train one prior in the Hydra run folder; returns the summary dict."""
+    with training_job(kind="prior") as job:
+        return _train_prior(cfg, job)
+
+
+def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
+    import lightning as L
+
+    from rvqvae.codec.model import Codec
+    from rvqvae.prior.callbacks import PriorPreviews
+    from rvqvae.prior.checkpoint import resolve_vqvae, vqvae_payload, vqvae_run_dir
+    from rvqvae.prior.data import PriorDataModule
+    from rvqvae.prior.metrics import UnigramBaseline
+    from rvqvae.prior.module import PriorModule
+    from rvqvae.prior.sampling import SamplingSettings
+    from rvqvae.training.callbacks import EpochMetricsCSV, checkpoint_callbacks
+    from rvqvae.training.checkpoint import AtomicCheckpointIO, read_checkpoint
+    from rvqvae.training.distributed import (
+        RANK_STATE_ENV,
+        ddp_multirun_job,
+        job_num_threads,
+        rank_state_callback,
+        set_threads,
+    )
+    from rvqvae.training.loggers import build_loggers
+    from rvqvae.training.run import check_launcher, is_distributed_config
+
+    logging.getLogger("lightning.pytorch").handlers.clear()
+    run_dir, summary = job.run_dir, job.summary
+    plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    ev = plain["evaluation"]
+    sampling = SamplingSettings(ev["temperature"], ev["top_k"], ev["top_p"])
+    num_threads = job_num_threads(plain.get("num_threads"), job.hydra_cfg.get("launcher"))
+    if num_threads:
+        set_threads(num_threads)
+    L.seed_everything(plain["seed"], workers=True, verbose=False)
+
+    vqvae_path = resolve_vqvae(plain["vqvae"])
+    read_checkpoint(vqvae_path, accept_prior=False)  # a prior here is refused with one line
+    codec = Codec.from_checkpoint(vqvae_path)
+    vq = codec.model
+    rows = -(-codec.settings.n_mels // 16)
+    prior = instantiate(
+        plain["prior"]["model"], rows=rows, levels=vq.num_quantizers, codebook_size=vq.codebook_size
+    )
+    data_cfg = {k: v for k, v in plain["dataset"].items() if k != "_target_"}
+    data = PriorDataModule(
+        codec, prior.layout, prior.context_columns, seed=plain["seed"], **data_cfg
+    )
+    data.setup()
+    unigram = UnigramBaseline(data.train_grids, vq.codebook_size, float(ev["unigram_alpha"]))
+    baselines = _baselines(data, unigram, vq.codebook_size)
+    vq_run = vqvae_run_dir(vqvae_path)
+    vq_summary = _read_summary(vq_run)
+    summary.update(
+        {
+            "vqvae_checkpoint": str(vqvae_path),
+            "vqvae_run_dir": str(vq_run) if vq_run else None,
+            "vqvae_norm_l1": vq_summary.get("val/norm_l1"),
+            "vqvae_bitrate_bps": codec.bitrate_bps(),
+            "num_quantizers": vq.num_quantizers,
+            "codebook_size": vq.codebook_size,
+            "codebook_dim": vq.codebook_dim,
+            "file_count": len(data.train_files)
+            + len(data.val_files)
+            - (1 if data.train_files == data.val_files else 0),
+            "prior": {**prior.hparams_dict, "params": prior.num_parameters},
+            "seed": plain["seed"],
+            **baselines,
+        }
+    )
+    log.info(
+        "prior %s (%d params, %s order) on %d VQ-VAE levels x %d codes: raw %.0f bit/s, "
+        "unigram %.0f bit/s",
+        plain["prior"].get("size"),
+        prior.num_parameters,
+        prior.order,
+        vq.num_quantizers,
+        vq.codebook_size,
+        baselines["raw_bits_per_s"],
+        baselines["unigram_bits_per_s"],
+    )
+
+    module = PriorModule(
+        prior, run_config=plain, vqvae_payload=vqvae_payload(codec), **plain["module"]
+    )
+    module.val_seconds = data.val_seconds
+    module.baselines = baselines
+    trainer_cfg = dict(plain["trainer"])
+    is_distributed = is_distributed_config(trainer_cfg)
+    check_launcher(job.hydra_cfg, is_distributed)
+    trainer_cfg.pop("sync_batchnorm", None)  # no BatchNorm in the prior
+    cb = plain["callbacks"]
+    slots = prior.slots
+    metrics_cb = EpochMetricsCSV(
+        run_dir / "metrics.csv", "train/tokens_per_s", lambda batch: int(batch[1].sum()) * slots
+    )
+    previews = PriorPreviews(
+        run_dir / "previews",
+        codec,
+        cb["preview_interval"],
+        cb["preview_chunks"],
+        cb["preview_seconds"],
+        cb["griffin_lim_iters"],
+        plain["seed"],
+    )
+    callbacks: list[Any] = [metrics_cb, previews]
+    callbacks += checkpoint_callbacks(
+        run_dir / "checkpoints", cb["checkpoint_interval"], cb["max_checkpoints"], monitor="val/nll"
+    )
+    if os.environ.get(RANK_STATE_ENV):
+        callbacks.append(rank_state_callback(run_dir / "rank_state"))
+    job.on_failure = lambda: _metrics_from_rows(metrics_cb.rows)
+    trainer = instantiate(
+        trainer_cfg,
+        callbacks=callbacks,
+        logger=build_loggers(plain, run_dir, job.is_multirun) or False,
+        plugins=[AtomicCheckpointIO()],
+    )
+    fit_start = time.perf_counter()
+    with ddp_multirun_job(job.hydra_cfg, is_distributed):
+        trainer.fit(module, datamodule=data)
+    summary["train_seconds"] = time.perf_counter() - fit_start
+    job.is_zero = trainer.is_global_zero
+    summary.update(_metrics_from_rows(metrics_cb.rows))
+    summary["global_step"] = trainer.global_step
+    summary["memorising_from_epoch"] = module.memorising_from_epoch
+    summary["best_checkpoint"] = str(run_dir / "checkpoints" / "best.ckpt")
+    summary["previews"] = str(run_dir / "previews")
+    if job.is_zero:
+        summary.update(_evaluate_best(module, codec, data, unigram, plain, sampling, previews))
+    return summary
+
+
+def _baselines(data: Any, unigram: Any, codebook_size: int) -> dict[str, float]:
+    """Raw and unigram bits per second of the validation files."""
+    tokens = sum(g.numel() for g in data.val_grids)
+    unigram_nats = sum(float(unigram.nll_per_level(g).sum()) for g in data.val_grids)
+    return {
+        "raw_bits_per_s": tokens * math.log2(codebook_size) / data.val_seconds,
+        "unigram_bits_per_s": unigram_nats / math.log(2) / data.val_seconds,
+    }
+
+
+def _evaluate_best(
+    module: Any,
+    codec: Any,
+    data: Any,
+    unigram: Any,
+    plain: dict[str, Any],
+    sampling: Any,
+    previews: Any,
+) -> dict[str, Any]:
+    """Load the best weights, measure samples (FD, memorisation) and write final previews."""
+    from rvqvae.prior.evaluation import evaluate_prior
+    from rvqvae.training.checkpoint import load_checkpoint_file
+
+    best = Path(previews.out_dir).parent / "checkpoints" / "best.ckpt"
+    if best.is_file():
+        state = load_checkpoint_file(best)["state_dict"]
+        module.load_state_dict(state)
+    prior = module.prior.eval()
+    ev = plain["evaluation"]
+    started = time.perf_counter()
+    evaluation, samples = evaluate_prior(
+        prior,
+        codec,
+        data.train_grids,
+        data.val_grids,
+        data.val_mels,
+        unigram,
+        int(ev["num_samples"]),
+        float(ev["seconds"]),
+        sampling,
+        int(plain["seed"]),
+    )
+    previews.write(module.trainer if module._trainer is not None else None, samples, "final")
+    out = evaluation.to_dict()
+    out["eval_wall_seconds"] = time.perf_counter() - started
+    log.info("prior samples: %s", json.dumps({k: round(v, 4) for k, v in out.items()}))
+    return out
+
+
+def _metrics_from_rows(rows: list[dict[str, float]]) -> dict[str, Any]:
+    """Validation figures of the best epoch (the one best.ckpt holds) and of the last epoch."""
+    with_val = [r for r in rows if "val/bits_per_s" in r]
+    if not with_val:
+        return {"epochs": len(rows)}
+    last = with_val[-1]
+    best = min(with_val, key=lambda r: r["val/nll"])
+    levels = sorted(int(k.rsplit("_", 1)[1]) for k in best if k.startswith("val/ce/level_"))
+    return {
+        "val/nll": best["val/nll"],
+        "val/bits_per_s": best["val/bits_per_s"],
+        "best/val/bits_per_s": best["val/bits_per_s"],
+        "last/val/bits_per_s": last["val/bits_per_s"],
+        "best_epoch": int(best["epoch"]),
+        "val/ce_per_level": [best[f"val/ce/level_{k}"] for k in levels],
+        "val/bits_per_s_per_level": [best[f"val/bits_per_s/level_{k}"] for k in levels],
+        "epochs": int(rows[-1]["epoch"]) + 1,
+    }
+
+
+def _read_summary(run_dir: Path | None) -> dict[str, Any]:
+    if run_dir is None or not (run_dir / "summary.json").is_file():
+        return {}
+    try:
+        return json.loads((run_dir / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}

@@ -1,0 +1,65 @@
+"""Sampling settings (temperature, top-k, top-p) and the code picker the priors call."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from rvqvae.prior.model import Picker
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How each code is drawn from the prior's distribution.
+
+    ``temperature`` divides the logits (> 0); ``top_k`` keeps the k most likely codes (0 = all);
+    ``top_p`` keeps the smallest set of codes whose probability reaches p (nucleus, in (0, 1]).
+    """
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        t, k, p = self.temperature, self.top_k, self.top_p
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t <= 0:
+            raise ValueError(f"temperature must be a number > 0, got {t!r}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"top_k must be an integer >= 0 (0 = no limit), got {k!r}")
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {p!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def filter_logits(logits: Tensor, settings: SamplingSettings) -> Tensor:
+    """Logits ``[B, K]`` scaled by the temperature, with codes outside top-k / top-p at -inf."""
+    logits = logits.float() / settings.temperature
+    k = logits.shape[-1]
+    if 0 < settings.top_k < k:
+        kth = torch.topk(logits, settings.top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    if settings.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = sorted_logits.softmax(dim=-1)
+        # drop a code when the codes ranked above it already reach top_p (the first always stays)
+        drop_sorted = (probs.cumsum(dim=-1) - probs) >= settings.top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, -math.inf)
+    return logits
+
+
+def make_picker(settings: SamplingSettings, generator: torch.Generator) -> Picker:
+    """A function drawing one code per row of ``logits [B, K]`` with ``generator``."""
+
+    def pick(logits: Tensor) -> Tensor:
+        probs = filter_logits(logits, settings).softmax(dim=-1)
+        draws = torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0]
+        return draws.to(logits.device)
+
+    return pick

@@ -1,0 +1,93 @@
+"""Causal transformer blocks on PyTorch's ``scaled_dot_product_attention``, with a KV cache.
+
+:class:`Transformer` is a stack of pre-norm blocks; given a :class:`KVCache` it runs
+incrementally: a prefill of any length from an empty cache, then one position per call, each
+attending to every cached position (the attention math itself is SDPA's).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class KVCache:
+    """Keys and values of every layer, preallocated ``[layers, B, heads, max_len, head_dim]``."""
+
+    def __init__(
+        self, layers: int, batch: int, heads: int, max_len: int, head_dim: int, like: Tensor
+    ) -> None:
+        shape = (layers, batch, heads, max_len, head_dim)
+        self.k = like.new_zeros(shape)
+        self.v = like.new_zeros(shape)
+        self.length = 0
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Store ``[B, heads, t, head_dim]`` after the cached positions; return all of them."""
+        end = self.length + k.shape[2]
+        if end > self.k.shape[3]:
+            raise ValueError(f"KV cache holds {self.k.shape[3]} positions, {end} requested")
+        self.k[layer, :, :, self.length : end] = k
+        self.v[layer, :, :, self.length : end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+    def advance(self, t: int) -> None:
+        self.length += t
+
+    def reset(self) -> None:
+        self.length = 0
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: causal self-attention (SDPA) and a GELU MLP."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.norm1 = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
+        causal = True
+        if cache is not None:
+            if cache.length and t > 1:
+                raise ValueError("a cached forward takes one position at a time after the prefill")
+            causal = cache.length == 0
+            k, v = cache.update(layer, k, v)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=causal and t > 1, dropout_p=self.dropout if self.training else 0.0
+        )  # [B, heads, t, head_dim]
+        x = x + self.drop(self.out(y.transpose(1, 2).reshape(b, t, d)))
+        return x + self.drop(self.mlp(self.norm2(x)))
+
+
+class Transformer(nn.Module):
+    """A stack of :class:`Block` with a final LayerNorm; ``cache`` makes it incremental."""
+
+    def __init__(self, d_model: int, n_layers: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout) for _ in range(n_layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.n_heads = n_heads
+        self.head_dim = d_model // n_heads
+
+    def new_cache(self, batch: int, max_len: int, like: Tensor) -> KVCache:
+        return KVCache(len(self.blocks), batch, self.n_heads, max_len, self.head_dim, like)
+
+    def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache, i)
+        if cache is not None:
+            cache.advance(x.shape[1])
+        return self.norm(x)

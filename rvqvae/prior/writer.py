@@ -1,0 +1,44 @@
+"""Write generated samples: WAV (Griffin-Lim, exact length), mel PNG, and optionally codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from rvqvae.codec.model import Codec
+
+
+def write_sample(
+    codec: Codec,
+    mel: Tensor | np.ndarray,
+    num_samples: int,
+    folder: Path,
+    name: str,
+    griffin_lim_iters: int = 32,
+    grid: Tensor | None = None,
+    generator: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """``<name>.wav`` (``num_samples`` samples) and ``<name>.png`` of ``mel [n_mels, frames]``;
+    with ``grid [rows, cols, Q]`` also ``<name>.codes.npz`` (readable by ``rvqvae.decode``)."""
+    import soundfile as sf
+
+    from rvqvae.codec.pipeline import save_mel_png
+    from rvqvae.data.audio import mel_to_audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    s = codec.settings
+    mel_np = np.asarray(mel.detach().cpu() if isinstance(mel, Tensor) else mel, dtype=np.float32)
+    audio = mel_to_audio(mel_np, s, n_iter=griffin_lim_iters, length=num_samples)
+    paths = {"wav": folder / f"{name}.wav", "png": folder / f"{name}.png"}
+    sf.write(paths["wav"], audio, s.sample_rate)
+    save_mel_png(mel_np, paths["png"], s.hop_length / s.sample_rate, name)
+    if grid is not None:
+        from rvqvae.codec.format import save_codes
+        from rvqvae.codec.grid import grid_codes_file
+
+        codes = grid_codes_file(codec, grid.cpu().numpy(), num_samples, name, generator or {})
+        paths["codes"] = save_codes(codes, folder / f"{name}.codes.npz")
+    return paths
