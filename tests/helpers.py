@@ -1,11 +1,15 @@
-"""Helpers shared by the test packages: tiny audio folders and subprocess runners."""
+"""Helpers shared by the test packages: tiny audio folders, subprocess runners, W&B offline
+run files."""
 
 from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,12 @@ import numpy as np
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
+# W&B offline, its cache and staging folders in each run folder (rvqvae's own choice).
+WANDB_OFFLINE: dict[str, str | None] = {
+    "WANDB_MODE": "offline",
+    "WANDB_CACHE_DIR": None,
+    "WANDB_DATA_DIR": None,
+}
 
 
 def write_tones(folder: Path, count: int, seconds: float = 1.5, sr: int = 16000) -> Path:
@@ -74,3 +84,64 @@ def run_train(
 def read_summary(run_dir: Path) -> dict[str, Any]:
     """The run folder's summary.json."""
     return json.loads((run_dir / "summary.json").read_text())
+
+
+def wandb_records(path: Path) -> Iterator[Any]:
+    """Records of an offline ``run-<id>.wandb`` file (LevelDB log format of protobuf Records)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B", f"{path} is not a W&B transaction log"
+    pos, block, buf = 7, 32768, b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:  # block trailer
+            pos += left
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if length == 0 and kind == 0:  # zero padding to the end of the block
+            pos += left
+            continue
+        buf += data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # FULL or LAST fragment
+            record = pb.Record()
+            record.ParseFromString(buf)
+            buf = b""
+            yield record
+
+
+@dataclass
+class WandbLogged:
+    """What one offline W&B run recorded, read back from its ``run-*.wandb`` file."""
+
+    history: set[str] = field(default_factory=set)  # logged keys; media as ``KEY/_type`` etc.
+    summary: set[str] = field(default_factory=set)  # top-level summary keys
+    config: set[str] = field(default_factory=set)  # dotted leaf keys of the config
+    config_values: dict[str, Any] = field(default_factory=dict)
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, sub in value.items():
+            _flatten(f"{prefix}.{key}", sub, out)
+    else:
+        out[prefix] = value
+
+
+def wandb_logged(run_dir: Path) -> WandbLogged:
+    """History, summary and config keys of the run folder's one offline W&B run."""
+    (log,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    logged = WandbLogged()
+    for record in wandb_records(log):
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            logged.history |= {i.key or "/".join(i.nested_key) for i in record.history.item}
+        elif kind == "summary":
+            logged.summary |= {i.key or i.nested_key[0] for i in record.summary.update}
+        elif kind == "config":
+            for item in record.config.update:
+                key = item.key or ".".join(item.nested_key)
+                _flatten(key, json.loads(item.value_json), logged.config_values)
+    logged.config = set(logged.config_values)
+    return logged

@@ -2,7 +2,10 @@
 
 ``python -m rvqvae.report PATH...`` writes ``report.md`` + ``report.html``; the Hydra callback
 :class:`rvqvae.report.hydra_callback.ReportOnMultirunEnd` does the same after a multirun.
-The W&B builder lives in :mod:`rvqvae.report.wandb_report` (it needs ``wandb_workspaces``).
+Folders may hold RVQ-VAE runs (``python -m rvqvae.train``), prior runs
+(``python -m rvqvae.train_prior``) or both. The W&B builder lives in
+:mod:`rvqvae.report.wandb_report` (it needs ``wandb_workspaces``); its panels and every key they
+read are declared in :mod:`rvqvae.report.wandb_panels`.
 Names below are imported lazily so that importing the package (e.g. for the Hydra callback)
 does not load matplotlib.
 """
@@ -25,6 +28,9 @@ _EXPORTS = {
     "seed_table": "rvqvae.report.aggregate",
     "swept_keys": "rvqvae.report.aggregate",
     "write_local_report": "rvqvae.report.local",
+    "pareto_front": "rvqvae.report.pareto",
+    "prior_table": "rvqvae.report.priors",
+    "prior_seed_table": "rvqvae.report.priors",
     "build_wandb_report": "rvqvae.report.wandb_report",
     "publish_wandb_report": "rvqvae.report.wandb_report",
 }

@@ -7,8 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from rvqvae.report.runs import ReportError, find_run_dirs, is_run_dir
+from rvqvae.report.runs import ReportError, RunRecord, find_run_dirs, is_run_dir
 
 PROG = "python -m rvqvae.report"
 
@@ -61,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--media-key", default=None, help="W&B media key of the preview audio")
     w.add_argument(
+        "--prior-levels",
+        type=int,
+        default=None,
+        metavar="N",
+        help="add the Priors panels (per-level bits/s for N levels); default: the PATHs' "
+        "prior runs tell whether and how many",
+    )
+    w.add_argument(
         "--timeout",
         type=float,
         default=60.0,
@@ -93,6 +102,25 @@ def default_title(paths: Sequence[Path]) -> str:
     return f"RVQ-VAE comparison of {len(paths)} sweeps"
 
 
+def parallel_params(runs: list[RunRecord]) -> list[str]:
+    """Parallel-coordinates axes: the swept keys (seed aside) that are plain values in the
+    runs' config (W&B logs the config, not Hydra's group choices such as ``model=rvq4``);
+    :data:`DEFAULT_PARAMS` when none is."""
+    from rvqvae.report.aggregate import is_seed_key, swept_keys
+    from rvqvae.report.wandb_panels import DEFAULT_PARAMS
+
+    def in_config(run: RunRecord, key: str) -> bool:
+        node: Any = run.config
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return not isinstance(node, (dict, list))
+
+    keys = [k for k in swept_keys(runs) if not is_seed_key(k)]
+    return [k for k in keys if any(in_config(r, k) for r in runs)] or list(DEFAULT_PARAMS)
+
+
 def _error(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return 2
@@ -109,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _error(f"{path}: no such file or directory")
         if not path.is_dir() or not find_run_dirs(path):
             return _error(f"{path}: no run folders found (expected .hydra/ or job folders)")
+    if args.prior_levels is not None and args.prior_levels < 0:
+        return _error("--prior-levels must be >= 0")
     group = args.group or (default_group(paths[0]) if len(paths) == 1 else None)
     if args.wandb and not group:
         return _error("--wandb needs --group NAME")
@@ -129,17 +159,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Wrote {md_path} and {html_path.name} ({len(runs)} runs)")
 
     if args.wandb:
-        from rvqvae.report.aggregate import is_seed_key, swept_keys
-        from rvqvae.report.wandb_report import (
-            DEFAULT_MEDIA_KEY,
-            DEFAULT_PARAMS,
-            publish_wandb_report,
-        )
+        from rvqvae.report.priors import max_prior_levels
+        from rvqvae.report.wandb_report import DEFAULT_MEDIA_KEY, publish_wandb_report
 
+        vqvae_runs = [r for r in runs if not r.is_prior]
+        prior_runs = [r for r in runs if r.is_prior]
         if args.params:
             params = [p.strip() for p in args.params.split(",") if p.strip()]
         else:
-            params = [k for k in swept_keys(runs) if not is_seed_key(k)] or list(DEFAULT_PARAMS)
+            params = parallel_params(vqvae_runs)
+        prior_levels = args.prior_levels
+        if prior_levels is None and prior_runs:
+            prior_levels = max_prior_levels(prior_runs)
         # entity / project: the flags, else what the runs logged to (conf/logger/wandb.yaml)
         entity, project = args.entity, args.project
         if runs:
@@ -153,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             media_key=args.media_key or DEFAULT_MEDIA_KEY,
             title=args.title,
             timeout=args.timeout,
+            vqvae=not runs or bool(vqvae_runs),
+            prior_levels=prior_levels,
         )
         if url is None and not paths:
             return 1

@@ -10,6 +10,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from rvqvae.report.aggregate import SeedGroup, group_values, max_levels, mean_std
+from rvqvae.report.pareto import pareto_front, points
+from rvqvae.report.priors import recon_rate_points
 from rvqvae.report.runs import RunRecord
 
 
@@ -111,4 +113,76 @@ def plot_codebook(runs: list[RunRecord]) -> bytes:
     ax.set_ylabel("codebook utilization")
     ax.set_title("codebook utilization per level")
     ax.grid(alpha=0.3, axis="y")
+    return _png(fig)
+
+
+def plot_pareto(runs: list[RunRecord]) -> bytes:
+    """Final val/norm_l1 vs bitrate_bps of every run; the non-dominated runs are marked,
+    labelled with their run names and joined by the staircase of the Pareto front."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    everything = points(runs)
+    front = pareto_front(runs)
+    on_front = {id(p.run) for p in front}
+    rest = [p for p in everything if id(p.run) not in on_front]
+    done = [p for p in rest if p.eligible]
+    if done:
+        ax.scatter([p.x for p in done], [p.y for p in done], color="gray", alpha=0.5, s=16)
+        ax.scatter([], [], color="gray", alpha=0.5, s=16, label="dominated")
+    unfinished = [p for p in rest if not p.eligible]
+    if unfinished:
+        xs, ys = [p.x for p in unfinished], [p.y for p in unfinished]
+        ax.scatter(xs, ys, marker="x", color="gray", label="not completed")
+    if front:
+        xs, ys = [p.x for p in front], [p.y for p in front]
+        ax.step(xs, ys, where="post", color="tab:red", alpha=0.6)
+        ax.scatter(xs, ys, color="tab:red", s=36, zorder=3, label="Pareto front")
+        names: dict[tuple[float, float], list[str]] = {}
+        for p in front:  # run names (report.md lists their overrides); ties share a label
+            names.setdefault((p.x, p.y), []).append(p.run.name)
+        for xy, ns in names.items():
+            ax.annotate(", ".join(ns), xy, textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.legend(fontsize="small")
+    else:
+        _no_data(ax, "no completed run with bitrate_bps and val/norm_l1")
+    ax.set_xlabel("bitrate (bit/s)")
+    ax.set_ylabel("final val/norm_l1")
+    ax.set_title(f"Pareto front: {len(front)} of {len(everything)} runs non-dominated")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def plot_recon_vs_prior_rate(runs: list[RunRecord]) -> bytes:
+    """The VQ-VAE's val/norm_l1 vs the prior's val/bits_per_s, one point per prior run,
+    labelled ``levels x codebook size``; a hollow marker at the VQ-VAE's raw bits/s shows how
+    much the prior saves."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    drawn, left_out = recon_rate_points(runs)
+    for p in drawn:
+        if p.raw_bits_per_s is not None:
+            ax.plot([p.raw_bits_per_s, p.bits_per_s], [p.norm_l1] * 2, ":", color="gray", alpha=0.6)
+            ax.scatter([p.raw_bits_per_s], [p.norm_l1], facecolors="none", edgecolors="gray", s=30)
+        marker = "o" if p.run.status == "completed" else "x"
+        ax.scatter([p.bits_per_s], [p.norm_l1], marker=marker, color="tab:blue", s=30, zorder=3)
+        ax.annotate(
+            p.label,
+            (p.bits_per_s, p.norm_l1),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
+    if drawn:
+        ax.scatter([], [], color="tab:blue", s=30, label="prior val/bits_per_s")
+        ax.scatter([], [], facecolors="none", edgecolors="gray", s=30, label="raw bits/s")
+        ax.legend(fontsize="small")
+    else:
+        _no_data(ax, "no prior run with val/bits_per_s and vqvae_norm_l1")
+    ax.set_xlabel("bits/s of the codes")
+    ax.set_ylabel("VQ-VAE final val/norm_l1")
+    title = "reconstruction vs prior bits/s (labels: levels x codebook size)"
+    if left_out:
+        title += f"\n{len(left_out)} run(s) without val/bits_per_s or vqvae_norm_l1 not drawn"
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
     return _png(fig)

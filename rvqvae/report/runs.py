@@ -1,20 +1,52 @@
-"""Find Hydra run folders and parse what each job left behind (no W&B, no network)."""
+"""Parse what each Hydra job left behind (no W&B, no network): VQ-VAE runs and prior runs.
+
+A run's ``kind`` is ``"prior"`` when its summary.json says ``kind: prior`` (``python -m
+rvqvae.train_prior``), else ``"vqvae"``; a prior job that died before writing summary.json is
+recognised by its ``vqvae=`` override or its Hydra job name.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
-import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from rvqvae.report.folders import (
+    as_float,
+    find_run_dirs,
+    is_run_dir,
+    job_log_error,
+    natural_key,
+    override_key,
+    read_metrics_csv,
+    read_yaml,
+    relpath,
+)
+
+__all__ = [
+    "FINAL_PREVIEW_DIR",
+    "PRIOR",
+    "PRIOR_VQVAE_KEY",
+    "VQVAE",
+    "ReportError",
+    "RunRecord",
+    "collect_runs",
+    "find_run_dirs",
+    "is_run_dir",
+    "load_run",
+    "natural_key",
+    "override_key",
+    "read_metrics_csv",
+    "relpath",
+    "run_kind",
+    "short_run_path",
+]
 
 FINAL_PREVIEW_DIR = Path("previews") / "final"
-_MAX_DEPTH = 3
+VQVAE = "vqvae"
+PRIOR = "prior"
 # Swept config keys whose resolved value summary.json records (.hydra/config.yaml may hold
 # unresolved interpolations such as ``${rvqvae.tier:...}``).
 _SUMMARY_PARAMS = {
@@ -23,8 +55,9 @@ _SUMMARY_PARAMS = {
     "model.num_quantizers": "num_quantizers",
     "seed": "seed",
 }
-# Hydra's log prefix: ``[2024-05-01 12:00:00,123][rvqvae.train][ERROR] - ``.
-_LOG_PREFIX = re.compile(r"^(\[[^\]]*\])+\s*-\s*")
+# The override that names a prior's VQ-VAE (``vqvae=RUN_DIR_OR_CKPT``) and the prior's job name.
+PRIOR_VQVAE_KEY = "vqvae"
+_PRIOR_JOB_NAME = "train_prior"
 
 
 class ReportError(Exception):
@@ -48,6 +81,7 @@ class RunRecord:
     preview_audio: list[Path] = field(default_factory=list)
     preview_image: Path | None = None
     label_overrides: list[str] | None = None  # overrides shown in the label (default: all)
+    kind: str = VQVAE  # "vqvae" | "prior"
 
     @property
     def label(self) -> str:
@@ -56,7 +90,14 @@ class RunRecord:
         collect_runs leaves out the overrides shared by every run it loaded.
         """
         shown = self.overrides if self.label_overrides is None else self.label_overrides
+        if self.kind == PRIOR:  # the VQ-VAE's path is long: its last two folders name it
+            shown = [_short_vqvae_override(o) for o in shown]
         return f"{self.name}: {' '.join(shown)}" if shown else self.name
+
+    @property
+    def is_prior(self) -> bool:
+        """True for a ``python -m rvqvae.train_prior`` run."""
+        return self.kind == PRIOR
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
         """(epochs, values) of a metrics.csv column, skipping empty cells."""
@@ -75,7 +116,7 @@ class RunRecord:
 
         ``best/<key>`` falls back to the minimum of the ``<key>`` column.
         """
-        value = _as_float(self.summary.get(key))
+        value = as_float(self.summary.get(key))
         if value is not None:
             return value
         if key.startswith("best/"):
@@ -85,10 +126,10 @@ class RunRecord:
         return ys[-1] if ys else None
 
     def best_epoch(self) -> int | None:
-        """Epoch of the best val/recon_l1 (summary.json first)."""
+        """Epoch of the best val/recon_l1 (priors: val/bits_per_s), summary.json first."""
         if isinstance(self.summary.get("best_epoch"), int):
             return self.summary["best_epoch"]
-        xs, ys = self.series("val/recon_l1")
+        xs, ys = self.series("val/bits_per_s" if self.is_prior else "val/recon_l1")
         return int(xs[ys.index(min(ys))]) if ys else None
 
     def num_levels(self) -> int:
@@ -106,7 +147,7 @@ class RunRecord:
         stats = self._summary_codebook().get(f"level_{level}", {})
         out: dict[str, float | None] = {}
         for stat in ("utilization", "perplexity", "dead_codes"):
-            value = _as_float(stats.get(stat)) if isinstance(stats, dict) else None
+            value = as_float(stats.get(stat)) if isinstance(stats, dict) else None
             if value is None:
                 _, ys = self.series(f"val/codebook/level_{level}/{stat}")
                 value = ys[-1] if ys else None
@@ -115,7 +156,7 @@ class RunRecord:
 
     def train_seconds(self) -> float | None:
         """Training wall time (summary, else the last ``time_s``)."""
-        value = _as_float(self.summary.get("train_seconds"))
+        value = as_float(self.summary.get("train_seconds"))
         return value if value is not None else self.metric("time_s")
 
     def value_of(self, key: str) -> str | None:
@@ -143,104 +184,36 @@ class RunRecord:
         return codebook if isinstance(codebook, dict) else {}
 
 
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(out) else out
+def short_run_path(value: str) -> str:
+    """A run folder or checkpoint path shortened to the run's last two folders:
+    ``/x/multirun/2024-05-01/12-00-00/3/checkpoints/best.ckpt`` -> ``12-00-00/3``."""
+    path = Path(value)
+    if path.suffix == ".ckpt":
+        path = path.parent
+    if path.name == "checkpoints":
+        path = path.parent
+    return "/".join(path.parts[-2:]) or value
 
 
-def natural_key(name: str) -> tuple[Any, ...]:
-    """Sort key that puts ``2`` before ``10``."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+def _short_vqvae_override(override: str) -> str:
+    kv = override_key(override)
+    if kv is None or kv[0] != PRIOR_VQVAE_KEY:
+        return override
+    return f"{PRIOR_VQVAE_KEY}={short_run_path(kv[1])}"
 
 
-def override_key(override: str) -> tuple[str, str] | None:
-    """``+model.x=3`` -> (``model.x``, ``3``); ``~key`` and malformed strings -> None."""
-    if "=" not in override or override.startswith("~"):
-        return None
-    key, value = override.split("=", 1)
-    return key.lstrip("+"), value
-
-
-def is_run_dir(path: Path) -> bool:
-    """True for a Hydra job folder (it has ``.hydra/``)."""
-    return (path / ".hydra").is_dir()
-
-
-def find_run_dirs(path: Path) -> list[Path]:
-    """Run folders in ``path``: itself, its job subfolders, or (up to 3 levels) deeper."""
-    if is_run_dir(path):
-        return [path]
-    is_sweep = (path / "multirun.yaml").is_file()
-    found: list[Path] = []
-
-    def walk(folder: Path, depth: int) -> None:
-        try:
-            children = sorted(
-                (c for c in folder.iterdir() if c.is_dir() and not c.name.startswith(".")),
-                key=lambda c: natural_key(c.name),
-            )
-        except OSError:
-            return
-        for child in children:
-            if is_run_dir(child) or (is_sweep and depth == 1 and child.name.isdigit()):
-                found.append(child)
-            elif depth < _MAX_DEPTH:
-                walk(child, depth + 1)
-
-    walk(path, 1)
-    return found
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-
-
-def read_metrics_csv(path: Path) -> list[dict[str, float]]:
-    """Rows of metrics.csv as ``{column: float}``, empty or non-numeric cells dropped."""
-    if not path.is_file():
-        return []
-    rows: list[dict[str, float]] = []
-    try:
-        with path.open(newline="") as f:
-            for raw in csv.DictReader(f):
-                row = {}
-                for key, cell in raw.items():
-                    value = _as_float(cell) if key is not None and cell not in (None, "") else None
-                    if value is not None:
-                        row[key] = value
-                if row:
-                    rows.append(row)
-    except (OSError, csv.Error):
-        return rows
-    return rows
-
-
-def _job_log_error(run_dir: Path, hydra_cfg: Any) -> str | None:
-    """Last line containing "Error" in the job's log (``<job name>.log``, else any ``*.log``)."""
-    job_name = None
+def run_kind(summary: dict[str, Any], override_map: dict[str, str], hydra_cfg: Any) -> str:
+    """``"prior"`` or ``"vqvae"`` from summary.json's ``kind``, else the overrides / job name."""
+    kind = summary.get("kind")
+    if kind in (PRIOR, VQVAE):
+        return str(kind)
+    if PRIOR_VQVAE_KEY in override_map:
+        return PRIOR
     if isinstance(hydra_cfg, dict):
-        job_name = (hydra_cfg.get("hydra", {}).get("job") or {}).get("name")
-    candidates = [run_dir / f"{job_name}.log"] if job_name else []
-    candidates += sorted(run_dir.glob("*.log"))
-    for log in candidates:
-        if not log.is_file():
-            continue
-        try:
-            lines = log.read_text(errors="replace").splitlines()
-        except OSError:
-            continue
-        hits = [_LOG_PREFIX.sub("", line.strip()) for line in lines if "Error" in line]
-        if hits:
-            return hits[-1]
-    return None
+        job = (hydra_cfg.get("hydra") or {}).get("job") or {}
+        if isinstance(job, dict) and job.get("name") == _PRIOR_JOB_NAME:
+            return PRIOR
+    return VQVAE
 
 
 def _final_previews(run_dir: Path) -> tuple[list[Path], Path | None]:
@@ -256,7 +229,7 @@ def load_run(run_dir: Path) -> RunRecord:
     """Parse one run folder following the run-folder contract; never raises on bad files."""
     run = RunRecord(name=run_dir.name, path=run_dir)
     hydra_dir = run_dir / ".hydra"
-    config = _read_yaml(hydra_dir / "config.yaml")
+    config = read_yaml(hydra_dir / "config.yaml")
     run.config = config if isinstance(config, dict) else {}
     summary_path = run_dir / "summary.json"
     if summary_path.is_file():
@@ -267,24 +240,25 @@ def load_run(run_dir: Path) -> RunRecord:
         if isinstance(summary, dict):
             run.summary = summary
             run.has_summary = True
-    overrides = _read_yaml(hydra_dir / "overrides.yaml")
+    overrides = read_yaml(hydra_dir / "overrides.yaml")
     if not isinstance(overrides, list):
         overrides = run.summary.get("overrides") or []
     run.overrides = [str(o) for o in overrides]
     run.override_map = dict(kv for kv in map(override_key, run.overrides) if kv)
     run.history = read_metrics_csv(run_dir / "metrics.csv")
     run.preview_audio, run.preview_image = _final_previews(run_dir)
+    hydra_cfg = read_yaml(hydra_dir / "hydra.yaml")
+    run.kind = run_kind(run.summary, run.override_map, hydra_cfg)
 
     if run.has_summary:
         run.status = str(run.summary.get("status") or "unknown")
         error = run.summary.get("error")
         run.error = str(error).strip().splitlines()[-1] if error else None
         if run.status == "failed" and not run.error:
-            run.error = _job_log_error(run_dir, _read_yaml(hydra_dir / "hydra.yaml"))
+            run.error = job_log_error(run_dir, hydra_cfg)
     else:
         run.status = "failed"
-        log_error = _job_log_error(run_dir, _read_yaml(hydra_dir / "hydra.yaml"))
-        run.error = log_error or "no summary"
+        run.error = job_log_error(run_dir, hydra_cfg) or "no summary"
     return run
 
 
@@ -292,7 +266,8 @@ def collect_runs(paths: list[Path]) -> list[RunRecord]:
     """Load every run under ``paths`` (multirun folders or run folders), in order.
 
     Raises ReportError for a path that does not exist or holds no run folders. Names are made
-    unique (``<parent>/<job>``) when several multiruns share job numbers.
+    unique (``<parent>/<job>``) when several multiruns share job numbers; labels leave out the
+    overrides shared by every run of the same kind.
     """
     runs: list[RunRecord] = []
     seen: set[Path] = set()
@@ -308,17 +283,14 @@ def collect_runs(paths: list[Path]) -> list[RunRecord]:
             if run_dir.resolve() not in seen:
                 seen.add(run_dir.resolve())
                 runs.append(load_run(run_dir))
-    if len(runs) > 1:
-        shared = set.intersection(*(set(r.overrides) for r in runs))
-        for run in runs:
-            run.label_overrides = [o for o in run.overrides if o not in shared]
+    for kind in (VQVAE, PRIOR):
+        same = [r for r in runs if r.kind == kind]
+        if len(same) > 1:
+            shared = set.intersection(*(set(r.overrides) for r in same))
+            for run in same:
+                run.label_overrides = [o for o in run.overrides if o not in shared]
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         for run in runs:
             run.name = f"{run.path.parent.name}/{run.path.name}"
     return runs
-
-
-def relpath(target: Path, start: Path) -> str:
-    """POSIX relative path from folder ``start`` to ``target`` (for links in the reports)."""
-    return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()

@@ -15,16 +15,25 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from rvqvae.report.wandb_panels import (
+    DEFAULT_MEDIA_KEY,
+    DEFAULT_PARAMS,
+    report_panels,
+    to_wandb_panels,
+)
+
+__all__ = [
+    "DEFAULT_MEDIA_KEY",
+    "DEFAULT_PARAMS",
+    "build_wandb_report",
+    "find_api_key",
+    "publish_wandb_report",
+    "report_panels",
+    "server_reachable",
+]
+
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 DEFAULT_PROJECT = "rvqvae"
-DEFAULT_MEDIA_KEY = "previews/audio"
-# Parallel-coordinates axes when no run folders tell which parameters were swept.
-DEFAULT_PARAMS = (
-    "model.codebook_dim",
-    "model.num_quantizers",
-    "model.codebook_size",
-    "module.learning_rate",
-)
 CONNECT_TIMEOUT_S = 3.0
 SAVE_TIMEOUT_S = 60.0
 
@@ -100,64 +109,53 @@ def build_wandb_report(
     media_key: str = DEFAULT_MEDIA_KEY,
     title: str | None = None,
     description: str = "",
+    vqvae: bool = True,
+    prior_levels: int | None = None,
 ) -> Any:
     """A ``wandb_workspaces.reports.v2.Report`` comparing the runs of W&B group ``group``.
 
-    Panels: val/train recon_l1 curves, rate-distortion scatter (bitrate_bps vs val/norm_l1),
-    parallel coordinates over ``params`` + val/norm_l1, a run comparer and a media browser on
-    ``media_key``; the runset is filtered to ``Group == group``. Builds objects only (no network).
+    VQ-VAE panels (unless ``vqvae`` is False): val/recon_l1 and train/recon_l1_epoch curves,
+    rate-distortion scatter (bitrate_bps vs val/norm_l1), parallel coordinates over ``params``
+    + val/norm_l1, a run comparer and a media browser on ``media_key``. With ``prior_levels``
+    (the RVQ levels of the priors' VQ-VAE) a "Priors" grid follows: val/bits_per_s overall and
+    per level, unigram and raw bits/s, Fréchet distances, sample audio. Every key comes from
+    :mod:`rvqvae.report.wandb_panels`. The runsets are filtered to ``Group == group``.
+    Builds objects only (no network).
     """
     import wandb_workspaces.reports.v2 as wr
     from wandb_workspaces import expr
 
-    runset = wr.Runset(
-        entity=entity,
-        project=project,
-        name=f"group {group}",
-        filters=[expr.Metric("Group") == group],
-    )
-    columns = [wr.ParallelCoordinatesPlotColumn(metric=wr.Config(p)) for p in params]
-    columns.append(wr.ParallelCoordinatesPlotColumn(metric=wr.SummaryMetric("val/norm_l1")))
-    panels = [
-        wr.LinePlot(
-            title="val/recon_l1",
-            x="epoch",
-            y=["val/recon_l1"],
-            layout=wr.Layout(x=0, y=0, w=12, h=8),
-        ),
-        wr.LinePlot(
-            title="train/recon_l1",
-            x="epoch",
-            y=["train/recon_l1"],
-            layout=wr.Layout(x=12, y=0, w=12, h=8),
-        ),
-        wr.ScatterPlot(
-            title="rate-distortion (final val/norm_l1 vs bitrate)",
-            x="bitrate_bps",
-            y="val/norm_l1",
-            layout=wr.Layout(x=0, y=8, w=12, h=8),
-        ),
-        wr.ParallelCoordinatesPlot(
-            title="swept parameters vs val/norm_l1",
-            columns=columns,
-            layout=wr.Layout(x=12, y=8, w=12, h=8),
-        ),
-        wr.RunComparer(diff_only="split", layout=wr.Layout(x=0, y=16, w=24, h=8)),
-        wr.MediaBrowser(
-            title="final previews", media_keys=[media_key], layout=wr.Layout(x=0, y=24, w=24, h=10)
-        ),
-    ]
+    def runset() -> Any:
+        return wr.Runset(
+            entity=entity,
+            project=project,
+            name=f"group {group}",
+            filters=[expr.Metric("Group") == group],
+        )
+
+    vq, prior = report_panels(vqvae, prior_levels, media_key)
+    blocks: list[Any] = [wr.H1(text=f"Group {group}")]
+    if vq:
+        blocks += [
+            wr.P(text="Curves, rate-distortion and previews of every run in the group."),
+            wr.PanelGrid(runsets=[runset()], panels=to_wandb_panels(vq, params)),
+        ]
+    if prior:
+        blocks += [
+            wr.H2(text="Priors"),
+            wr.P(text="Bits per second of the codes under each prior, Fréchet distances, samples."),
+            wr.PanelGrid(runsets=[runset()], panels=to_wandb_panels(prior, params)),
+        ]
+    default_description = f"Runs of group {group}: losses, rate-distortion, codebooks."
+    if prior and not vq:
+        default_description = f"Prior runs of group {group}: bits/s, Fréchet distances, samples."
     return wr.Report(
         entity=entity,
         project=project,
         title=(title or f"RVQ-VAE comparison: {group}")[:128],
-        description=description or f"Runs of group {group}: losses, rate-distortion, codebooks.",
+        description=description or default_description,
         width="fluid",
-        blocks=[
-            wr.H1(text=f"Group {group}"),
-            wr.P(text="Curves, rate-distortion and previews of every run in the group."),
-            wr.PanelGrid(runsets=[runset], panels=panels),
-        ],
+        blocks=blocks,
     )
 
 
@@ -180,6 +178,8 @@ def publish_wandb_report(
     title: str | None = None,
     timeout: float = SAVE_TIMEOUT_S,
     echo: Callable[[str], None] = print,
+    vqvae: bool = True,
+    prior_levels: int | None = None,
 ) -> str | None:
     """Build, save and print the URL of the group's W&B report; returns the URL or None.
 
@@ -203,6 +203,8 @@ def publish_wandb_report(
             params=params,
             media_key=media_key,
             title=title,
+            vqvae=vqvae,
+            prior_levels=prior_levels,
         )
         report.save()
         return str(report.url)

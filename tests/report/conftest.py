@@ -1,11 +1,10 @@
-"""Fixture run folders following the training job's run-folder contract."""
+"""Fixture run folders following the run-folder contracts of rvqvae.train (VQ-VAE runs) and
+rvqvae.train_prior (prior runs), and one real offline-W&B training run."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
-import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,20 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-# 1x1 PNG, enough for "mels.png" previews.
-TINY_PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
-
-
-def write_wav(path: Path) -> None:
-    """A 10 ms silent mono WAV."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x00\x00" * 80)
+from tests.helpers import WANDB_OFFLINE, run_train, write_tones
+from tests.report.fake_runs import TINY_PNG, make_prior_run, prior_summary, write_wav
 
 
 def make_run(
@@ -208,3 +195,76 @@ MakeRun = Callable[..., Path]
 def make_run_dir() -> MakeRun:
     """The ``make_run`` helper as a fixture (tests import nothing from conftest)."""
     return make_run
+
+
+# ---------------------------------------------------------------------------------------------
+# prior runs (``python -m rvqvae.train_prior``), hand-made (tests/report/fake_runs.py)
+
+VQVAE_A = "/data/outputs/multirun/2024-05-01/09-00-00/0"  # 3 levels x 128 codes
+VQVAE_B = "/data/outputs/multirun/2024-05-01/09-00-00/1"  # 2 levels x 64 codes
+
+
+@pytest.fixture
+def prior_sweep(tmp_path: Path) -> Path:
+    """Priors of two VQ-VAEs (A: 3x128, B: 2x64) x seeds 0/1, and job 4 (A, seed 2) crashed
+    before writing summary.json. Per-level val bits/s chosen for exact mean ± std."""
+    root = tmp_path / "multirun" / "2024-05-02" / "10-00-00"
+    root.mkdir(parents=True)
+    (root / "multirun.yaml").write_text("hydra: {}\n")
+    jobs = [
+        (VQVAE_A, 0, [300.0, 200.0, 100.0], {"codebook_size": 128, "vqvae_norm_l1": 0.25}),
+        (VQVAE_A, 1, [320.0, 210.0, 110.0], {"codebook_size": 128, "vqvae_norm_l1": 0.25}),
+        (VQVAE_B, 0, [250.0, 150.0], {"codebook_size": 64, "vqvae_norm_l1": 0.35}),
+        (VQVAE_B, 1, [260.0, 160.0], {"codebook_size": 64, "vqvae_norm_l1": 0.35}),
+    ]
+    for i, (vqvae, seed, per_level, extra) in enumerate(jobs):
+        overrides = [f"vqvae={vqvae}", f"seed={seed}"]
+        run_dir = root / str(i)
+        ckpt = f"{vqvae}/checkpoints/best.ckpt"
+        summary = prior_summary(
+            run_dir,
+            overrides,
+            per_level,
+            seed=seed,
+            unigram_bits_per_s=800.0 if vqvae == VQVAE_A else 500.0,
+            vqvae_checkpoint=ckpt,
+            vqvae_run_dir=vqvae,
+            **extra,
+        )
+        history = [[b + 40 * (2 - e) for b in per_level] for e in range(3)]
+        make_prior_run(run_dir, overrides, summary, levels=len(per_level), bits=history)
+    make_prior_run(
+        root / "4",
+        [f"vqvae={VQVAE_A}", "seed=2"],
+        log_lines=["[2024-05-02 10:00:09,000][rvqvae.train_prior][ERROR] - ValueError: boom"],
+        samples=0,
+    )
+    return root
+
+
+@pytest.fixture
+def make_prior_dir() -> Callable[..., Path]:
+    """The ``make_prior_run`` helper as a fixture."""
+    return make_prior_run
+
+
+@pytest.fixture
+def prior_summary_of() -> Callable[..., dict[str, Any]]:
+    """The ``prior_summary`` helper as a fixture."""
+    return prior_summary
+
+
+# ---------------------------------------------------------------------------------------------
+# a real training run with W&B offline (once per session, only for the tests that ask for it)
+
+
+@pytest.fixture(scope="session")
+def wandb_vqvae_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python -m rvqvae.train debug=fast dataset=folder ... logger=wandb`` on 6 tones, W&B
+    offline: a real run folder (summary, metrics.csv, previews, wandb/offline-run-*)."""
+    base = tmp_path_factory.mktemp("wandb_vqvae")
+    audio = write_tones(base / "audio", 6)
+    run_dir = base / "outputs" / "2024-05-03" / "08-00-00"
+    args = ["debug=fast", "dataset=folder", f"dataset.path={audio}", "logger=wandb"]
+    run_train([*args, f"hydra.run.dir={run_dir}"], base, env=WANDB_OFFLINE)
+    return run_dir

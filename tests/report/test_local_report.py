@@ -52,7 +52,7 @@ def test_html_is_self_contained(sweep: Path) -> None:
     assert not re.search(r"""src=["']https?:""", html)
     assert "<link" not in html and "<script" not in html
     images = re.findall(r'<img [^>]*src="([^"]+)"', html)
-    assert len(images) == 3 + 3  # three plots + three runs' mels.png
+    assert len(images) == 4 + 3  # four plots (incl. the Pareto front) + three runs' mels.png
     assert all(src.startswith("data:image/png;base64,") for src in images)
     audio = re.findall(r'<audio [^>]*src="([^"]+)"', html)
     assert len(audio) == 3 * 8

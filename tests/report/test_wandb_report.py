@@ -1,4 +1,5 @@
-"""The W&B Report builder, offline: panels built, save stubbed, no key / no network paths."""
+"""The W&B Report builder, offline: panels built (VQ-VAE and prior runs), save stubbed, no key /
+no network paths."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import pytest
 import wandb_workspaces.reports.v2 as wr
+import yaml
 
-from rvqvae.report import wandb_report
-from rvqvae.report.cli import main
+from rvqvae.report import collect_runs, swept_keys, wandb_report
+from rvqvae.report.cli import main, parallel_params
+from rvqvae.report.wandb_panels import DEFAULT_PARAMS
 from rvqvae.report.wandb_report import build_wandb_report, publish_wandb_report
 
 FAKE_URL = "https://wandb.ai/me/rvqvae/reports/RVQ-VAE-comparison:-dims--abc123"
@@ -67,7 +70,7 @@ def test_builder_panels_and_group_filter() -> None:
     assert (runset.entity, runset.project) == ("me", "rvqvae")
     assert runset.filters == "Metric(\"Group\") == 'dims'"
     assert sorted(tuple(p.y) for p in panels[wr.LinePlot]) == [
-        ("train/recon_l1",),
+        ("train/recon_l1_epoch",),
         ("val/recon_l1",),
     ]
     assert all(p.x == "epoch" for p in panels[wr.LinePlot])
@@ -174,3 +177,75 @@ def test_save_error_is_one_line(stub_wandb: list[wr.Report], monkeypatch) -> Non
     lines: list[str] = []
     assert publish_wandb_report("dims", entity="me", echo=lines.append) is None
     assert lines == ["W&B report failed: RuntimeError: permission denied for project rvqvae"]
+
+
+def _grids(report: wr.Report) -> list[wr.PanelGrid]:
+    return [b for b in report.blocks if isinstance(b, wr.PanelGrid)]
+
+
+def _line_keys(grid: wr.PanelGrid) -> list[list[str]]:
+    return [list(p.y) for p in grid.panels if isinstance(p, wr.LinePlot)]
+
+
+PRIOR_LINES = [
+    ["val/bits_per_s"],
+    ["val/bits_per_s/level_0", "val/bits_per_s/level_1", "val/bits_per_s/level_2"],
+    ["val/bits_per_s", "unigram_bits_per_s", "raw_bits_per_s"],
+]
+
+
+def test_cli_wandb_prior_sweep_gets_prior_panels_only(
+    prior_sweep: Path, stub_wandb: list[wr.Report]
+) -> None:
+    assert main([str(prior_sweep), "--wandb", "--entity", "me"]) == 0
+    (report,) = stub_wandb
+    (grid,) = _grids(report)  # no VQ-VAE runs: no VQ-VAE grid
+    assert grid.runsets[0].filters == "Metric(\"Group\") == '2024-05-02_10-00-00'"
+    assert [b.text for b in report.blocks if isinstance(b, wr.H2)] == ["Priors"]
+    assert _line_keys(grid) == PRIOR_LINES  # levels from the priors' summaries (3 and 2)
+    (bars,) = [p for p in grid.panels if isinstance(p, wr.BarPlot)]
+    assert bars.metrics == ["fd_prior", "fd_unigram", "fd_reconstruction"]
+    (media,) = [p for p in grid.panels if isinstance(p, wr.MediaBrowser)]
+    assert media.media_keys == ["previews/samples", "previews/sample_mels"]
+    assert report.description.startswith("Prior runs of group")
+
+
+def test_cli_wandb_mixed_folders_get_both_grids(
+    sweep: Path, prior_sweep: Path, stub_wandb: list[wr.Report]
+) -> None:
+    assert main([str(sweep), str(prior_sweep), "--wandb", "--group", "g", "--entity", "me"]) == 0
+    (report,) = stub_wandb
+    vq_grid, prior_grid = _grids(report)
+    assert _line_keys(vq_grid) == [["val/recon_l1"], ["train/recon_l1_epoch"]]
+    assert _line_keys(prior_grid) == PRIOR_LINES
+    (parallel,) = [p for p in vq_grid.panels if isinstance(p, wr.ParallelCoordinatesPlot)]
+    # the VQ-VAE runs' swept keys; the priors' `vqvae=` and `seed` are not VQ-VAE parameters
+    assert [c.metric for c in parallel.columns] == [
+        wr.Config("model.codebook_dim"),
+        wr.SummaryMetric("val/norm_l1"),
+    ]
+
+
+def test_prior_levels_flag_without_paths(stub_wandb: list[wr.Report]) -> None:
+    args = ["--wandb", "--group", "g", "--entity", "me", "--prior-levels", "4"]
+    assert main(args) == 0
+    (report,) = stub_wandb
+    vq_grid, prior_grid = _grids(report)
+    assert _line_keys(prior_grid)[1][-1] == "val/bits_per_s/level_3"
+    assert main(["--wandb", "--group", "g", "--prior-levels", "-1"]) == 2
+
+
+def test_parallel_axes_skip_config_groups(tmp_path: Path, make_run_dir) -> None:
+    """``dataset=folder`` vs ``dataset=synth`` is a Hydra group choice: W&B's config holds the
+    composed dataset dict, so it cannot be an axis; plain values can."""
+    runs_dir = tmp_path / "sweep"
+    for i, (dataset, lr) in enumerate([("folder", "1e-3"), ("synth", "5e-4")]):
+        overrides = [f"dataset={dataset}", f"module.learning_rate={lr}", f"+extra.depth={i}"]
+        run_dir = make_run_dir(runs_dir / str(i), overrides, previews=False)
+        config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+        config["dataset"] = {"path": f"/data/{dataset}", "sample_rate": 48000}
+        (run_dir / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    runs = collect_runs([runs_dir])
+    assert swept_keys(runs) == ["dataset", "module.learning_rate", "extra.depth"]
+    assert parallel_params(runs) == ["module.learning_rate", "extra.depth"]
+    assert parallel_params(runs[:1]) == list(DEFAULT_PARAMS)  # nothing swept

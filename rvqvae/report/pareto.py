@@ -1,0 +1,52 @@
+"""The Pareto front of two lower-is-better run metrics (by default bitrate_bps vs val/norm_l1)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rvqvae.report.runs import RunRecord
+
+RATE_KEY = "bitrate_bps"
+DISTORTION_KEY = "val/norm_l1"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run's position in the (x, y) plane; ``eligible``: completed, may be on the front."""
+
+    run: RunRecord
+    x: float
+    y: float
+    eligible: bool
+
+
+def points(
+    runs: list[RunRecord], x_key: str = RATE_KEY, y_key: str = DISTORTION_KEY
+) -> list[Point]:
+    """Every run with finite final ``x_key`` and ``y_key`` values, in run order."""
+    out = []
+    for run in runs:
+        x, y = run.metric(x_key), run.metric(y_key)
+        if x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        out.append(Point(run, x, y, eligible=run.status == "completed"))
+    return out
+
+
+def dominates(a: Point, b: Point) -> bool:
+    """``a`` is no worse than ``b`` on both axes and better on at least one (lower is better)."""
+    return a.x <= b.x and a.y <= b.y and (a.x < b.x or a.y < b.y)
+
+
+def pareto_front(
+    runs: list[RunRecord], x_key: str = RATE_KEY, y_key: str = DISTORTION_KEY
+) -> list[Point]:
+    """The non-dominated completed runs, sorted by ``x_key`` then ``y_key``.
+
+    Both metrics are minimised; runs with identical values are all kept; failed or unfinished
+    runs are never on the front (nor do they push completed runs off it).
+    """
+    eligible = [p for p in points(runs, x_key, y_key) if p.eligible]
+    front = [p for p in eligible if not any(dominates(q, p) for q in eligible)]
+    return sorted(front, key=lambda p: (p.x, p.y))
