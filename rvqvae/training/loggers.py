@@ -118,6 +118,18 @@ def update_wandb_summary(summary: dict[str, Any]) -> None:
         "epochs",
         "train_seconds",
         "train_samples_per_s",
+        # prior runs (python -m rvqvae.train_prior)
+        "kind",
+        "best/val/bits_per_s",
+        "raw_bits_per_s",
+        "unigram_bits_per_s",
+        "fd_prior",
+        "fd_unigram",
+        "fd_reconstruction",
+        "longest_copy_s",
+        "nn_distance_generated",
+        "nn_distance_validation",
+        "vqvae_norm_l1",
     )
     wandb.run.summary.update({k: summary[k] for k in keys if summary.get(k) is not None})
 
