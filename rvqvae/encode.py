@@ -1,6 +1,8 @@
-"""``python -m rvqvae.encode ckpt=PATH input=FILE_OR_DIR output=DIR``: audio -> codes files.
+"""``python -m rvqvae.encode ckpt=PATH input=FILE_OR_DIR output=DIR [layout=grid|chunks]``.
 
 One ``<name>.codes.npz`` per audio file (folders are mirrored); see :mod:`rvqvae.codec.format`.
+``layout=grid`` (default): one whole-file code grid per file; ``layout=chunks``: overlapping
+1 s chunks (``overlap=0.5``).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ log = logging.getLogger("rvqvae.encode")
 def run(cfg: dict[str, Any]) -> list[tuple[Path, Path]]:
     """Encode ``cfg['input']`` into ``cfg['output']``; returns ``[(audio, codes file)]``."""
     from rvqvae.codec import Codec, encode_path
+    from rvqvae.codec.grid import grid_bitrate_bps
 
     codec = Codec.from_checkpoint(cfg["ckpt"], device=cfg.get("device") or "cpu")
+    layout = str(cfg["layout"])
     written, bad = encode_path(
         codec,
         cfg["input"],
@@ -31,11 +35,17 @@ def run(cfg: dict[str, Any]) -> list[tuple[Path, Path]]:
         batch_size=int(cfg["batch_size"]),
         block_samples=int(cfg["block_samples"]),
         on_bad_file=str(cfg["on_bad_file"]),
+        layout=layout,
     )
-    chunks = f"chunk {codec.chunk_frames} frames, hop by overlap {cfg['overlap']}"
+    if layout == "grid":
+        how = f"whole-file code grids, {grid_bitrate_bps(codec):.0f} bit/s"
+    else:
+        how = (
+            f"chunk {codec.chunk_frames} frames, hop by overlap {cfg['overlap']}, "
+            f"{codec.bitrate_bps():.0f} bit/s at no overlap"
+        )
     print(
-        f"encoded {len(written)} file(s) into {cfg['output']} ({chunks}, "
-        f"{codec.bitrate_bps():.0f} bit/s at no overlap)"
+        f"encoded {len(written)} file(s) into {cfg['output']} ({how})"
         + (f"; skipped {len(bad)} bad file(s)" if bad else "")
     )
     return written

@@ -3,13 +3,16 @@
 A codes file is written with ``np.savez`` and holds plain arrays only (no pickled objects), so
 ``np.load(path, allow_pickle=False)`` reads it anywhere numpy exists - no torch, no rvqvae.
 
-Format version 1, keys (scalars are 0-d arrays; ``N`` chunks, ``P = H*W`` positions, ``Q``
+Format version 2, keys (scalars are 0-d arrays; ``N`` chunks, ``P = H*W`` positions, ``Q``
 levels):
 
 ============================  ==========================  ======================================
 key                           dtype / shape               meaning
 ============================  ==========================  ======================================
-``format_version``            int64 ``[]``                1
+``format_version``            int64 ``[]``                2 (version 1: no ``layout`` and
+                                                          ``generator`` keys; read as "chunks")
+``layout``                    str ``[]``                  ``"chunks"`` (overlapping chunks) or
+                                                          ``"grid"`` (one whole-file grid)
 ``codes``                     uint8/16/32 ``[N, P, Q]``   RVQ indices; the smallest unsigned
                                                           dtype holding ``codebook_size - 1``
 ``spatial_shape``             int64 ``[N, 2]``            latent grid (H, W) of each chunk;
@@ -21,7 +24,8 @@ key                           dtype / shape               meaning
                                                           default: 50 % overlap)
 ``chunk_duration_s``          float64 ``[]``              training chunk duration (s)
 ``chunk_hop_s``               float64 ``[]``              ``chunk_hop_frames * hop / sr``
-``num_frames``                int64 ``[]``                mel frames of the whole file (F)
+``num_frames``                int64 ``[]``                mel frames of the whole file (F),
+                                                          ``ceil(num_samples / hop_length)``
 ``num_samples``               int64 ``[]``                original length in samples at
                                                           ``sample_rate`` (decode output length)
 ``sample_rate`` ``n_fft``     int64 ``[]``                mel analysis parameters (log1p of a
@@ -39,11 +43,24 @@ key                           dtype / shape               meaning
 ``run_config``                str ``[]``                  JSON: the full resolved training config
 ``weights_sha256``            str ``[]``                  sha256 of the model weights (see
                                                           :func:`rvqvae.codec.model.weights_sha256`)
+``generator``                 str ``[]``                  JSON object: provenance of generated
+                                                          codes (prior checkpoint, seed,
+                                                          temperature, ...); ``{}`` for audio
 ============================  ==========================  ======================================
 
-Chunk ``k`` covers mel frames ``[chunk_starts[k], chunk_starts[k] + chunk_frames)`` (frames past
-``num_frames`` are zero padding). Decoding crossfades the decoded chunk mels with a sin^2 window
-normalised so that the weights sum to one at every frame, then crops to ``num_frames``.
+Layout ``"chunks"``: chunk ``k`` starts at ``k * chunk_hop_frames`` and covers mel frames
+``[chunk_starts[k], chunk_starts[k] + chunk_frames)`` (frames past ``num_frames`` are zero
+padding); every chunk has ``H, W = ceil(n_mels / 16), ceil(chunk_frames / 16)``. Decoding
+crossfades the decoded chunk mels with a sin^2 window normalised so that the weights sum to one
+at every frame, then crops to ``num_frames``.
+
+Layout ``"grid"``: the whole file as one time-continuous grid (:mod:`rvqvae.codec.grid`):
+``N = 1``, ``chunk_starts = [0]``, ``spatial_shape = [[rows, cols]]`` with
+``rows = ceil(n_mels / 16)`` and ``cols = ceil(num_frames / 16)``, and
+``chunk_frames = chunk_hop_frames = 16 * cols`` (the frames the grid spans, zero padded past
+``num_frames``), so ``codes[0].reshape(rows, cols, Q)`` is the grid and a reader that only knows
+chunks decodes it correctly as one chunk. Decoding runs the decoder over the whole grid and
+crops to ``num_frames``.
 """
 
 from __future__ import annotations
@@ -58,40 +75,33 @@ from typing import Any
 
 import numpy as np
 
+from rvqvae.codec.spec import (  # re-exported: the codec's errors and the format's constants
+    FORMAT_VERSION,
+    LAYOUTS,
+    READABLE_VERSIONS,
+    REQUIRED_KEYS,
+    CodecError,
+    CodesFormatError,
+    validate_arrays,
+)
 from rvqvae.data.audio import MelSettings
 
-FORMAT_VERSION = 1
 SUFFIX = ".codes.npz"
 
-_INT_KEYS = (
-    "format_version",
-    "num_chunks",
-    "chunk_frames",
-    "chunk_hop_frames",
-    "num_frames",
-    "num_samples",
-    "sample_rate",
-    "n_fft",
-    "hop_length",
-    "n_mels",
-    "source_sample_rate",
-    "source_num_samples",
-    "codebook_size",
-    "num_quantizers",
-)
-_FLOAT_KEYS = ("chunk_duration_s", "chunk_hop_s", "fmin", "fmax", "power", "peak_gain")
-_STR_KEYS = ("source_name", "model_config", "run_config", "weights_sha256")
-_BOOL_KEYS = ("normalize_peak",)
-_ARRAY_KEYS = ("codes", "spatial_shape", "chunk_starts")
-REQUIRED_KEYS: tuple[str, ...] = _ARRAY_KEYS + _INT_KEYS + _FLOAT_KEYS + _STR_KEYS + _BOOL_KEYS
-
-
-class CodecError(ValueError):
-    """A codec input that cannot be used; the message is one line."""
-
-
-class CodesFormatError(CodecError):
-    """A codes file that is unreadable, incomplete or inconsistent."""
+__all__ = [
+    "FORMAT_VERSION",
+    "LAYOUTS",
+    "READABLE_VERSIONS",
+    "REQUIRED_KEYS",
+    "SUFFIX",
+    "CodecError",
+    "CodesFile",
+    "CodesFormatError",
+    "codes_dtype",
+    "load_codes",
+    "save_codes",
+    "validate_arrays",
+]
 
 
 def codes_dtype(codebook_size: int) -> np.dtype:
@@ -125,7 +135,9 @@ class CodesFile:
     model_config: dict[str, Any]
     run_config: dict[str, Any] = field(default_factory=dict)
     weights_sha256: str = ""
-    format_version: int = FORMAT_VERSION
+    format_version: int = FORMAT_VERSION  # as read; files are always written as FORMAT_VERSION
+    layout: str = "chunks"
+    generator: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_chunks(self) -> int:
@@ -139,11 +151,19 @@ class CodesFile:
     def duration_s(self) -> float:
         return self.num_samples / self.settings.sample_rate
 
+    @property
+    def grid(self) -> np.ndarray:
+        """The code grid ``[rows, cols, Q]`` of a ``"grid"`` layout file (a view of ``codes``)."""
+        if self.layout != "grid":
+            raise CodecError(f"{self.source_name}: layout is {self.layout!r}, not 'grid'")
+        rows, cols = (int(v) for v in self.spatial_shape[0])
+        return self.codes[0].reshape(rows, cols, self.codes.shape[2])
+
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The ``np.savez`` payload (plain arrays only)."""
+        """The ``np.savez`` payload (plain arrays only), always in format ``FORMAT_VERSION``."""
         s = self.settings
         ints = {
-            "format_version": self.format_version,
+            "format_version": FORMAT_VERSION,
             "num_chunks": self.num_chunks,
             "chunk_frames": self.chunk_frames,
             "chunk_hop_frames": self.chunk_hop_frames,
@@ -166,6 +186,14 @@ class CodesFile:
             "power": s.power,
             "peak_gain": self.peak_gain,
         }
+        strs = {
+            "source_name": str(self.source_name),
+            "model_config": json.dumps(self.model_config, sort_keys=True),
+            "run_config": json.dumps(self.run_config, sort_keys=True, default=str),
+            "weights_sha256": str(self.weights_sha256),
+            "layout": str(self.layout),
+            "generator": json.dumps(self.generator, sort_keys=True),
+        }
         out: dict[str, np.ndarray] = {
             "codes": np.ascontiguousarray(self.codes, dtype=codes_dtype(self.codebook_size)),
             "spatial_shape": np.asarray(self.spatial_shape, dtype=np.int64).reshape(-1, 2),
@@ -173,11 +201,8 @@ class CodesFile:
         }
         out.update({k: np.array(int(v), dtype=np.int64) for k, v in ints.items()})
         out.update({k: np.array(float(v), dtype=np.float64) for k, v in floats.items()})
+        out.update({k: np.array(v) for k, v in strs.items()})
         out["normalize_peak"] = np.array(bool(self.normalize_peak))
-        out["source_name"] = np.array(str(self.source_name))
-        out["model_config"] = np.array(json.dumps(self.model_config, sort_keys=True))
-        out["run_config"] = np.array(json.dumps(self.run_config, sort_keys=True, default=str))
-        out["weights_sha256"] = np.array(str(self.weights_sha256))
         return out
 
 
@@ -195,11 +220,11 @@ def save_codes(codes_file: CodesFile, path: str | os.PathLike[str]) -> Path:
 
 
 def load_codes(path: str | os.PathLike[str]) -> CodesFile:
-    """Read and validate a codes file.
+    """Read and validate a codes file (format 2, or 1: read as layout ``"chunks"``).
 
     Raises:
         CodesFormatError: missing or unreadable file, pickled content, missing keys, wrong dtypes
-            (e.g. float codes), inconsistent shapes or out-of-range indices.
+            (e.g. float codes), inconsistent fields or out-of-range indices.
     """
     p = Path(path)
     if not p.is_file():
@@ -210,76 +235,8 @@ def load_codes(path: str | os.PathLike[str]) -> CodesFile:
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CodesFormatError(f"{p}: not a readable codes file ({first})") from None
-    validate_arrays(arrays, str(p))
+    arrays = validate_arrays(arrays, str(p))
     return _from_arrays(arrays, str(p))
-
-
-def _scalar(arrays: dict[str, np.ndarray], key: str, kind: str, where: str) -> Any:
-    value = arrays[key]
-    if value.ndim != 0 or value.dtype.kind not in kind:
-        raise CodesFormatError(
-            f"{where}: key '{key}' must be a scalar of kind {kind!r}, "
-            f"got dtype {value.dtype} shape {value.shape}"
-        )
-    return value.item()
-
-
-def validate_arrays(arrays: dict[str, np.ndarray], where: str = "<codes>") -> None:
-    """Check keys, dtypes, shapes and index ranges of a codes payload (one-line errors)."""
-    missing = [k for k in REQUIRED_KEYS if k not in arrays]
-    if missing:
-        raise CodesFormatError(f"{where}: missing key(s) {', '.join(missing)}")
-    version = _scalar(arrays, "format_version", "iu", where)
-    if version != FORMAT_VERSION:
-        raise CodesFormatError(
-            f"{where}: format_version {version} is not supported (this reader: {FORMAT_VERSION})"
-        )
-    for k in _INT_KEYS:
-        if _scalar(arrays, k, "iu", where) < 0:
-            raise CodesFormatError(f"{where}: key '{k}' must be >= 0")
-    for k in _FLOAT_KEYS:
-        _scalar(arrays, k, "f", where)
-    for k in _STR_KEYS:
-        _scalar(arrays, k, "U", where)
-    _scalar(arrays, "normalize_peak", "b", where)
-    codes = arrays["codes"]
-    if codes.dtype.kind not in "ui":
-        raise CodesFormatError(f"{where}: codes must be integers, got dtype {codes.dtype}")
-    if codes.ndim != 3:
-        raise CodesFormatError(f"{where}: codes must be [chunks, H*W, levels], got {codes.shape}")
-    n, positions, q = codes.shape
-    if int(arrays["num_chunks"]) != n or n < 1:
-        raise CodesFormatError(
-            f"{where}: num_chunks={int(arrays['num_chunks'])} but codes hold {n} chunk(s)"
-        )
-    cb, nq = int(arrays["codebook_size"]), int(arrays["num_quantizers"])
-    if not 1 <= q <= max(nq, 1) or cb < 2:
-        raise CodesFormatError(f"{where}: codes have {q} levels, num_quantizers={nq}")
-    if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= cb):
-        raise CodesFormatError(
-            f"{where}: code indices must be in [0, {cb - 1}], "
-            f"got range [{int(codes.min())}, {int(codes.max())}]"
-        )
-    shapes, starts = arrays["spatial_shape"], arrays["chunk_starts"]
-    if shapes.dtype.kind not in "iu" or shapes.shape != (n, 2):
-        raise CodesFormatError(f"{where}: spatial_shape must be int [{n}, 2], got {shapes.shape}")
-    if (shapes.prod(axis=1) != positions).any() or (shapes < 1).any():
-        raise CodesFormatError(f"{where}: spatial_shape (H, W) does not match {positions} codes")
-    if starts.dtype.kind not in "iu" or starts.shape != (n,):
-        raise CodesFormatError(f"{where}: chunk_starts must be int [{n}], got {starts.shape}")
-    if n > 1 and (np.diff(starts) <= 0).any():
-        raise CodesFormatError(f"{where}: chunk_starts must be increasing")
-    if int(arrays["chunk_frames"]) < 1 or int(arrays["chunk_hop_frames"]) < 1:
-        raise CodesFormatError(f"{where}: chunk_frames and chunk_hop_frames must be >= 1")
-    if int(arrays["num_samples"]) < 1 or int(arrays["num_frames"]) < 1:
-        raise CodesFormatError(f"{where}: num_samples and num_frames must be >= 1")
-    if int(starts[0]) < 0 or int(starts[-1]) >= int(arrays["num_frames"]):
-        raise CodesFormatError(f"{where}: chunk_starts outside [0, num_frames)")
-    for k in ("model_config", "run_config"):
-        try:
-            json.loads(str(arrays[k]))
-        except json.JSONDecodeError:
-            raise CodesFormatError(f"{where}: key '{k}' is not valid JSON") from None
 
 
 def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
@@ -317,4 +274,6 @@ def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
         run_config=json.loads(str(arrays["run_config"])),
         weights_sha256=str(arrays["weights_sha256"]),
         format_version=int(arrays["format_version"]),
+        layout=str(arrays["layout"]),
+        generator=json.loads(str(arrays["generator"])),
     )

@@ -1,8 +1,10 @@
 """Audio -> codes files -> mel + audio, streaming in bounded memory.
 
 Encode: :class:`~rvqvae.codec.stream.AudioReader` blocks -> streaming log-mel -> overlapping
-chunks (hop = ``(1 - overlap) * chunk_frames``) -> model in batches -> indices.
-Decode: indices in batches -> chunk mels -> sin^2 overlap-add (weights sum to one) -> ``.npy``
+chunks (hop = ``(1 - overlap) * chunk_frames``) -> model in batches -> indices (layout
+``"chunks"``), or the whole mel -> one code grid (layout ``"grid"``, :mod:`rvqvae.codec.grid`).
+Decode: indices in batches -> chunk mels -> sin^2 overlap-add (weights sum to one), or the grid
+through the decoder in one pass -> ``.npy``
 (memory-mapped, written incrementally), PNG, and WAV via block-wise Griffin-Lim written with a
 ``soundfile.SoundFile`` in write mode. Output length is exactly the original length in samples.
 """
@@ -17,8 +19,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rvqvae.codec.format import SUFFIX, CodecError, CodesFile, codes_dtype, load_codes, save_codes
+from rvqvae.codec.format import (
+    LAYOUTS,
+    SUFFIX,
+    CodecError,
+    CodesFile,
+    codes_dtype,
+    load_codes,
+    save_codes,
+)
+from rvqvae.codec.grid import decode_grid_file, encode_grid_file
 from rvqvae.codec.model import Codec
+from rvqvae.codec.png import save_mel_png
 from rvqvae.codec.stream import (
     DEFAULT_BLOCK_SAMPLES,
     AudioReader,
@@ -30,8 +42,6 @@ from rvqvae.codec.stream import (
 from rvqvae.data.audio import BadAudioFile, discover_audio_files, frames_for
 
 log = logging.getLogger(__name__)
-
-PNG_MAX_COLUMNS = 2000
 
 
 def hop_frames_for(chunk_frames: int, overlap: float) -> int:
@@ -53,12 +63,21 @@ def encode_file(
     batch_size: int = 16,
     block_samples: int = DEFAULT_BLOCK_SAMPLES,
     source_name: str | None = None,
+    layout: str = "chunks",
 ) -> CodesFile:
     """Encode one audio file to a :class:`CodesFile` (streaming; only the codes are kept).
 
+    ``layout="chunks"``: overlapping chunks (``overlap``, ``batch_size``); ``"grid"``: one
+    whole-file code grid (:func:`rvqvae.codec.grid.encode_grid_file`; ``overlap`` unused).
+
     Raises:
         BadAudioFile: the file cannot be used (see ``load_audio``).
+        CodecError: an unknown ``layout`` or ``overlap`` out of range.
     """
+    if layout not in LAYOUTS:
+        raise CodecError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if layout == "grid":
+        return encode_grid_file(codec, path, block_samples, source_name)
     s = codec.settings
     c = codec.chunk_frames
     hop = hop_frames_for(c, overlap)
@@ -129,11 +148,12 @@ def encode_path(
     batch_size: int = 16,
     block_samples: int = DEFAULT_BLOCK_SAMPLES,
     on_bad_file: str = "skip",
+    layout: str = "chunks",
 ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Encode a file or a folder (recursively, mirroring relative paths) into ``output_dir``.
 
     Returns ``(written [(audio, codes file)], bad [(audio, reason)])``. ``on_bad_file="error"``
-    stops at the first unusable file.
+    stops at the first unusable file; ``layout`` as in :func:`encode_file`.
 
     Raises:
         DatasetError: ``input_path`` is missing or a folder without audio.
@@ -149,9 +169,8 @@ def encode_path(
     bad: list[tuple[Path, str]] = []
     for f, rel in zip(files, _output_names(files, root, SUFFIX)):
         try:
-            codes = encode_file(
-                codec, f, overlap, batch_size, block_samples, str(f.relative_to(root))
-            )
+            name = str(f.relative_to(root))
+            codes = encode_file(codec, f, overlap, batch_size, block_samples, name, layout)
         except BadAudioFile as err:
             if on_bad_file == "error":
                 raise
@@ -160,7 +179,8 @@ def encode_path(
             continue
         target = save_codes(codes, out / rel)
         written.append((f, target))
-        log.info("%s -> %s (%d chunks)", f, target, codes.num_chunks)
+        shape = "x".join(str(int(v)) for v in codes.spatial_shape[0])
+        log.info("%s -> %s (%s: %d x %s)", f, target, layout, codes.num_chunks, shape)
     if not written:
         first = f" (first: {bad[0][0].name}: {bad[0][1]})" if bad else ""
         raise CodecError(f"no file under {src} could be encoded{first}")
@@ -172,10 +192,7 @@ def encode_path(
 # --------------------------------------------------------------------------------------------
 
 
-def decode_chunk_mels(
-    codec: Codec, codes: CodesFile, levels: int | None = None, batch_size: int = 16
-) -> Iterator[tuple[int, np.ndarray]]:
-    """``(start, mel [n_mels, chunk_frames])`` of every chunk, decoded in batches (unstitched)."""
+def _check_decodable(codec: Codec, codes: CodesFile, levels: int | None) -> None:
     q = codes.codes.shape[2]
     if levels is not None and not 1 <= int(levels) <= q:
         raise CodecError(f"levels must be in [1, {q}] for these codes, got {levels!r}")
@@ -184,6 +201,13 @@ def decode_chunk_mels(
             f"codes have {q} levels of {codes.codebook_size} codes; the checkpoint's model has "
             f"{codec.model.num_quantizers} levels of {codec.model.codebook_size}"
         )
+
+
+def decode_chunk_mels(
+    codec: Codec, codes: CodesFile, levels: int | None = None, batch_size: int = 16
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, mel [n_mels, chunk_frames])`` of every chunk, decoded in batches (unstitched)."""
+    _check_decodable(codec, codes, levels)
     n = codes.num_chunks
     i = 0
     while i < n:
@@ -205,7 +229,12 @@ def decode_chunk_mels(
 def decode_mel_blocks(
     codec: Codec, codes: CodesFile, levels: int | None = None, batch_size: int = 16
 ) -> Iterator[np.ndarray]:
-    """Stitched mel blocks ``[n_mels, f]`` concatenating to ``[n_mels, num_frames]``."""
+    """Decoded mel blocks ``[n_mels, f]`` concatenating to ``[n_mels, num_frames]``: stitched
+    chunks, or a grid decoded in one pass (:func:`rvqvae.codec.grid.decode_grid_file`)."""
+    if codes.layout == "grid":
+        _check_decodable(codec, codes, levels)
+        yield from decode_grid_file(codec, codes, levels)
+        return
     stitcher = MelStitcher(codec.settings.n_mels, codes.num_frames, codes.chunk_frames)
     for start, mel in decode_chunk_mels(codec, codes, levels, batch_size):
         done = stitcher.pop(start)
@@ -220,38 +249,8 @@ def decode_mel_blocks(
 def decode_to_mel(
     codec: Codec, codes: CodesFile, levels: int | None = None, batch_size: int = 16
 ) -> np.ndarray:
-    """The whole stitched mel ``[n_mels, num_frames]`` in memory (short files, tests)."""
+    """The whole decoded mel ``[n_mels, num_frames]`` in memory (short files, tests)."""
     return np.concatenate(list(decode_mel_blocks(codec, codes, levels, batch_size)), axis=1)
-
-
-def save_mel_png(mel: np.ndarray, path: Path, settings_hop_s: float, title: str = "") -> None:
-    """PNG of a (possibly memory-mapped) mel, averaged down to <= PNG_MAX_COLUMNS columns."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n_mels, frames = mel.shape
-    step = max(1, -(-frames // PNG_MAX_COLUMNS))
-    cols = []
-    for f0 in range(0, frames, step * 256):  # bounded reads of the memmap
-        block = np.asarray(mel[:, f0 : f0 + step * 256], dtype=np.float32)
-        usable = block.shape[1] // step * step
-        if usable:
-            cols.append(block[:, :usable].reshape(n_mels, -1, step).mean(axis=2))
-        if block.shape[1] > usable:
-            cols.append(block[:, usable:].mean(axis=1, keepdims=True))
-    img = np.concatenate(cols, axis=1)
-    duration = frames * settings_hop_s
-    fig, ax = plt.subplots(figsize=(min(16.0, 4 + duration / 2), 4))
-    ax.imshow(img, origin="lower", aspect="auto", cmap="magma", extent=(0, duration, 0, n_mels))
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("mel bin")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def decode_file(

@@ -1,0 +1,39 @@
+"""Mel spectrogram PNGs of any length (bounded reads of memory-mapped mels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+PNG_MAX_COLUMNS = 2000
+
+
+def save_mel_png(mel: np.ndarray, path: Path, settings_hop_s: float, title: str = "") -> None:
+    """PNG of a (possibly memory-mapped) mel, averaged down to <= PNG_MAX_COLUMNS columns."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_mels, frames = mel.shape
+    step = max(1, -(-frames // PNG_MAX_COLUMNS))
+    cols = []
+    for f0 in range(0, frames, step * 256):  # bounded reads of the memmap
+        block = np.asarray(mel[:, f0 : f0 + step * 256], dtype=np.float32)
+        usable = block.shape[1] // step * step
+        if usable:
+            cols.append(block[:, :usable].reshape(n_mels, -1, step).mean(axis=2))
+        if block.shape[1] > usable:
+            cols.append(block[:, usable:].mean(axis=1, keepdims=True))
+    img = np.concatenate(cols, axis=1)
+    duration = frames * settings_hop_s
+    fig, ax = plt.subplots(figsize=(min(16.0, 4 + duration / 2), 4))
+    ax.imshow(img, origin="lower", aspect="auto", cmap="magma", extent=(0, duration, 0, n_mels))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mel bin")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
