@@ -88,6 +88,38 @@ def sample(
     return Samples(grids=grids, mels=mels, num_samples=num_samples, sampling_seconds=elapsed)
 
 
+def baseline_bits(data: Any, unigram: UnigramBaseline, codebook_size: int) -> dict[str, float]:
+    """Raw and unigram bits per second of ``data``'s validation files."""
+    tokens = sum(g.numel() for g in data.val_grids)
+    unigram_nats = sum(float(unigram.nll_per_level(g).sum()) for g in data.val_grids)
+    return {
+        "raw_bits_per_s": tokens * math.log2(codebook_size) / data.val_seconds,
+        "unigram_bits_per_s": unigram_nats / math.log(2) / data.val_seconds,
+    }
+
+
+@torch.no_grad()
+def score_validation(prior: CodePrior, data: Any, batch_size: int = 16) -> dict[str, Any]:
+    """The prior's NLL of ``data``'s validation files: ``val/bits_per_s`` and per level, and
+    cross-entropy per level (nats per token), as the training run's validation computes them."""
+    levels = prior.layout.levels
+    nll = torch.zeros(levels, dtype=torch.float64)
+    tokens = torch.zeros(levels, dtype=torch.float64)
+    items = data.val_set.items
+    for i in range(0, len(items), batch_size):
+        columns = torch.stack([w for w, _ in items[i : i + batch_size]])
+        mask = torch.stack([m for _, m in items[i : i + batch_size]])
+        batch_nll, batch_tokens = prior.level_nll(columns, mask)
+        nll += batch_nll.cpu()
+        tokens += batch_tokens.cpu()
+    per_level = (nll / math.log(2) / data.val_seconds).tolist()
+    return {
+        "val/bits_per_s": float(sum(per_level)),
+        "val/bits_per_s_per_level": per_level,
+        "val/ce_per_level": (nll / tokens.clamp(min=1)).tolist(),
+    }
+
+
 @dataclass
 class PriorEvaluation:
     """Offline quality figures of a prior (see :func:`evaluate_prior`)."""

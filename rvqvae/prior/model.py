@@ -85,6 +85,8 @@ class CodePrior(nn.Module):
         self._slot_levels: list[int] = self.layout.slot_level().tolist()
         self.column_emb = nn.Embedding(context_columns, d_model)
         self.slot_emb = nn.Embedding(self.slots, d_model)
+        # the code of the same slot one column earlier (index S*K: none, at a window's start)
+        self.above_emb = nn.Embedding(self.slots * codebook_size + 1, d_model)
         self.bos = nn.Parameter(torch.zeros(d_model))
         self.head = nn.Linear(d_model, levels * codebook_size)
         self.apply(_init_weights)
@@ -99,6 +101,22 @@ class CodePrior(nn.Module):
         logits = self.head(h).unflatten(-1, (-1, k))  # [..., Q, K]
         level = self.slot_level[slots].expand(h.shape[:-1])
         return logits.gather(-2, level[..., None, None].expand(*level.shape, 1, k)).squeeze(-2)
+
+    def above_inputs(self, window: Tensor) -> Tensor:
+        """``[B, Cw, S, d]``: for every slot of ``window [B, Cw, S]`` the embedding of the same
+        slot's code one column earlier (a "none" embedding in the window's first column)."""
+        k = self.codebook_size
+        slots = torch.arange(self.slots, device=window.device)
+        index = slots * k + window[:, :-1]  # [B, Cw-1, S]
+        none = torch.full_like(window[:, :1], self.slots * k)
+        return self.above_emb(torch.cat([none, index], dim=1))
+
+    def above_step(self, codes: Tensor | None, slot: int) -> Tensor:
+        """``[B, d]`` (or ``[d]`` for none): :meth:`above_inputs` of one slot."""
+        k = self.codebook_size
+        if codes is None:
+            return self.above_emb.weight[self.slots * k]
+        return F.embedding(codes + slot * k, self.above_emb.weight)
 
     def slot_logits(self, h: Tensor, slot: int) -> Tensor:
         """Hidden ``[B, d]`` -> logits ``[B, K]`` of ``slot``'s level (one sampling step)."""
@@ -167,41 +185,22 @@ class FlatPrior(CodePrior):
         self.transformer = Transformer(hp["d_model"], hp["n_layers"], hp["n_heads"], hp["dropout"])
         self.apply(_init_weights)
 
-    def _positions(self, start: int, count: int) -> tuple[Tensor, Tensor]:
-        """(column-in-window, slot) of flat positions ``start .. start + count - 1``."""
-        idx = torch.arange(start, start + count, device=self.bos.device)
-        return idx // self.slots, idx % self.slots
-
-    def _embed(self, tokens: Tensor, start: int) -> Tensor:
-        """Inputs for positions ``start ..``: previous token ``tokens [B, n]`` (codes of flat
-        positions ``start - 1 ..``; ``start = 0`` puts BOS first) + target position embeddings."""
-        b, n = tokens.shape[0], tokens.shape[1] + (1 if start == 0 else 0)
-        cols, slots = self._positions(start, n)
-        prev_slots = (slots - 1) % self.slots
-        content = (
-            self.code_emb(
-                self.slot_level[prev_slots[-tokens.shape[1] :]] * self.codebook_size + tokens
-            )
-            if tokens.shape[1]
-            else None
-        )
-        if start == 0:
-            bos = self.bos.expand(b, 1, -1)
-            content = bos if content is None else torch.cat([bos, content], dim=1)
-        return content + self.column_emb(cols) + self.slot_emb(slots)
-
-    def _step_input(self, token: Tensor, pos: int) -> Tensor:
-        """Input ``[B, 1, d]`` of flat position ``pos > 0`` from the previous codes ``[B]``."""
-        level = self._slot_levels[(pos - 1) % self.slots]
-        x = F.embedding(token + level * self.codebook_size, self.code_emb.weight)
-        x = x + self.column_emb.weight[pos // self.slots] + self.slot_emb.weight[pos % self.slots]
-        return x[:, None]
+    def _inputs(self, window: Tensor, n: int) -> Tensor:
+        """Inputs ``[B, n, d]`` of the first ``n`` flat positions of ``window [B, Cw, S]``:
+        BOS or the previous token, the same slot one column earlier, column and slot embeddings
+        (only codes before position ``n - 1`` are read)."""
+        b, cw, s = window.shape
+        pos = torch.arange(n, device=window.device)
+        previous = window.reshape(b, cw * s)[:, : n - 1]
+        content = self.code_emb(self.slot_level[(pos[1:] - 1) % s] * self.codebook_size + previous)
+        content = torch.cat([self.bos.expand(b, 1, -1), content], dim=1)
+        above = self.above_inputs(window).reshape(b, cw * s, -1)[:, :n]
+        return content + above + self.column_emb(pos // s) + self.slot_emb(pos % s)
 
     def forward(self, columns: Tensor) -> Tensor:
         b, c, s = columns.shape
-        flat = columns.reshape(b, c * s)
-        h = self.transformer(self._embed(flat[:, :-1], 0))  # [B, C*S, d]
-        _, slots = self._positions(0, c * s)
+        h = self.transformer(self._inputs(columns, c * s))  # [B, C*S, d]
+        slots = torch.arange(c * s, device=columns.device) % s
         return self.level_logits(h, slots).reshape(b, c, s, -1)
 
     @torch.no_grad()
@@ -213,7 +212,7 @@ class FlatPrior(CodePrior):
         prompt: Tensor | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> Tensor:
-        s = self.slots
+        s, k = self.slots, self.codebook_size
         out = torch.zeros(batch, columns, s, dtype=torch.long, device=self.bos.device)
         first = 0 if prompt is None else prompt.shape[1]
         if first:
@@ -222,19 +221,25 @@ class FlatPrior(CodePrior):
         start, logits = -1, None
         for c in range(first, columns):
             window = self._window_start(c, max(start, 0))
-            if window != start:  # (re)fill the cache with BOS + columns [window, c)
+            if window != start:  # (re)fill the cache: BOS, columns [window, c), then (c, 0)
                 start = window
                 cache.reset()
-                h = self.transformer(self._embed(out[:, start:c].reshape(batch, -1), 0), cache)
+                h = self.transformer(
+                    self._inputs(out[:, start : c + 1], (c - start) * s + 1), cache
+                )
                 logits = self.slot_logits(h[:, -1], 0)
             for slot in range(s):
                 out[:, c, slot] = pick(logits)
                 last = c == columns - 1 and slot == s - 1
-                next_is_new_window = slot == s - 1 and self._window_start(c + 1, start) != start
-                if not last and not next_is_new_window:
-                    pos = (c - start) * s + slot + 1
-                    h = self.transformer(self._step_input(out[:, c, slot], pos), cache)
-                    logits = self.slot_logits(h[:, -1], (slot + 1) % s)
+                if last or (slot == s - 1 and self._window_start(c + 1, start) != start):
+                    continue
+                col, target = divmod((c - start) * s + slot + 1, s)  # next token, in window
+                level = self._slot_levels[slot]
+                x = F.embedding(out[:, c, slot] + level * k, self.code_emb.weight)
+                x = x + self.above_step(out[:, start + col - 1, target] if col else None, target)
+                x = x + self.column_emb.weight[col] + self.slot_emb.weight[target]
+                h = self.transformer(x[:, None], cache)
+                logits = self.slot_logits(h[:, -1], target)
             if progress is not None:
                 progress(c + 1)
         return out
@@ -265,26 +270,16 @@ class DepthPrior(CodePrior):
         cols = torch.arange(offset, offset + summary.shape[1], device=columns.device)
         return summary + self.column_emb(cols)
 
-    def _depth_inputs(self, context: Tensor, prev: Tensor, start: int) -> Tensor:
-        """Depth inputs for slots ``start ..``: context + previous slot's code + slot embedding."""
-        n = prev.shape[-1] + (1 if start == 0 else 0)
-        slots = torch.arange(start, start + n, device=context.device)
-        x = context.unsqueeze(-2).expand(*context.shape[:-1], n, context.shape[-1])
-        if prev.shape[-1]:
-            codes = self.code_emb(
-                self.slot_level[slots[-prev.shape[-1] :] - 1] * self.codebook_size + prev
-            )
-            x = x + (
-                torch.cat([torch.zeros_like(codes[..., :1, :]), codes], -2) if start == 0 else codes
-            )
-        return x + self.slot_emb(slots)
-
     def forward(self, columns: Tensor) -> Tensor:
         b, c, s = columns.shape
         context = self.temporal(self._column_inputs(columns[:, :-1], True, 0))  # [B, C, d]
-        x = self._depth_inputs(context.reshape(b * c, -1), columns.reshape(b * c, s)[:, :-1], 0)
-        h = self.depth(x)  # [B*C, S, d]
         slots = torch.arange(s, device=columns.device)
+        previous = self.code_emb(
+            self.slot_level[slots[:-1]] * self.codebook_size + columns[..., :-1]
+        )
+        previous = torch.cat([torch.zeros_like(previous[..., :1, :]), previous], dim=2)
+        x = context[:, :, None] + previous + self.above_inputs(columns) + self.slot_emb(slots)
+        h = self.depth(x.reshape(b * c, s, -1))  # [B*C, S, d]
         return self.level_logits(h, slots).reshape(b, c, s, -1)
 
     @torch.no_grad()
@@ -313,14 +308,16 @@ class DepthPrior(CodePrior):
             else:
                 inputs = self._column_inputs(out[:, c - 1 : c], False, c - start)
             context = self.temporal(inputs, cache)[:, -1]  # [B, d]
+            above = self.above_inputs(out[:, c - 1 : c + 1] if c > start else out[:, c : c + 1])
+            above = above[:, -1]  # [B, S, d]: the previous column's codes (none at window start)
             depth_cache.reset()
-            h = self.depth(self._depth_inputs(context, out[:, c, :0], 0), depth_cache)
+            h = self.depth((context + above[:, 0] + self.slot_emb.weight[0])[:, None], depth_cache)
             for slot in range(s):
                 out[:, c, slot] = pick(self.slot_logits(h[:, -1], slot))
                 if slot < s - 1:
                     level = self._slot_levels[slot]
                     code = F.embedding(out[:, c, slot] + level * k, self.code_emb.weight)
-                    x = context + code + self.slot_emb.weight[slot + 1]
+                    x = context + code + above[:, slot + 1] + self.slot_emb.weight[slot + 1]
                     h = self.depth(x[:, None], depth_cache)
             if progress is not None:
                 progress(c + 1)

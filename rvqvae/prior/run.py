@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     from rvqvae.prior.callbacks import PriorPreviews
     from rvqvae.prior.checkpoint import resolve_vqvae, vqvae_payload, vqvae_run_dir
     from rvqvae.prior.data import PriorDataModule
+    from rvqvae.prior.evaluation import baseline_bits
     from rvqvae.prior.metrics import UnigramBaseline
     from rvqvae.prior.module import PriorModule
     from rvqvae.prior.sampling import SamplingSettings
@@ -70,7 +70,7 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     )
     data.setup()
     unigram = UnigramBaseline(data.train_grids, vq.codebook_size, float(ev["unigram_alpha"]))
-    baselines = _baselines(data, unigram, vq.codebook_size)
+    baselines = baseline_bits(data, unigram, vq.codebook_size)
     vq_run = vqvae_run_dir(vqvae_path)
     vq_summary = _read_summary(vq_run)
     summary.update(
@@ -151,16 +151,6 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     if job.is_zero:
         summary.update(_evaluate_best(module, codec, data, unigram, plain, sampling, previews))
     return summary
-
-
-def _baselines(data: Any, unigram: Any, codebook_size: int) -> dict[str, float]:
-    """Raw and unigram bits per second of the validation files."""
-    tokens = sum(g.numel() for g in data.val_grids)
-    unigram_nats = sum(float(unigram.nll_per_level(g).sum()) for g in data.val_grids)
-    return {
-        "raw_bits_per_s": tokens * math.log2(codebook_size) / data.val_seconds,
-        "unigram_bits_per_s": unigram_nats / math.log(2) / data.val_seconds,
-    }
 
 
 def _evaluate_best(

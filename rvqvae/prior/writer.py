@@ -25,7 +25,7 @@ def write_sample(
     with ``grid [rows, cols, Q]`` also ``<name>.codes.npz`` (readable by ``rvqvae.decode``)."""
     import soundfile as sf
 
-    from rvqvae.codec.pipeline import save_mel_png
+    from rvqvae.codec.png import save_mel_png
     from rvqvae.data.audio import mel_to_audio
 
     folder.mkdir(parents=True, exist_ok=True)
