@@ -6,7 +6,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,10 +80,12 @@ def compose_plain(overrides: list[str], output_dir: str | Path) -> tuple[Any, di
     return cfg, plain  # type: ignore[return-value]
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
+def timed(fn: Callable[[], Any], device: Any = None) -> tuple[float, Any]:
+    """``(seconds, fn())``; a CUDA ``device`` is synchronized before each clock reading."""
+    from rvqvae.timing import timed as timed_on
+
+    out, seconds = timed_on(fn, device=device)
+    return seconds, out
 
 
 def median(xs: list[float]) -> float:

@@ -98,10 +98,13 @@ class BareStep:
         return loss.detach()
 
     def run(self, steps: int) -> float:
+        from rvqvae.timing import synchronize
+
+        synchronize(self.device)  # queued warm-up work is not this run's
         t = time.perf_counter()
         for i in range(steps):
-            loss = self.step(self.batches[i % len(self.batches)])
-        float(loss)  # wait for the device
+            self.step(self.batches[i % len(self.batches)])
+        synchronize(self.device)  # CUDA runs asynchronously: wait before reading the clock
         return steps * self.batch / (time.perf_counter() - t)
 
 

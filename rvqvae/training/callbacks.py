@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from rvqvae.timing import synchronize
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +49,7 @@ class EpochMetricsCSV(Callback):
         self._train_seconds = 0.0
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        synchronize(pl_module.device)  # CUDA is asynchronous: the clock waits for the device
         self._epoch_start = time.perf_counter()
         self._epoch_samples = 0
 
@@ -59,6 +62,8 @@ class EpochMetricsCSV(Callback):
         batch_idx: int,
     ) -> None:
         self._epoch_samples += int(self.count_items(batch))
+        if batch_idx + 1 >= trainer.num_training_batches:  # the epoch's last batch: wait for it
+            synchronize(pl_module.device)
         self._train_seconds = time.perf_counter() - self._epoch_start
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
