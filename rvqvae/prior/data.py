@@ -117,6 +117,26 @@ def score_windows(n_columns: int, context: int) -> list[tuple[int, int]]:
     return out
 
 
+def augmented_grids(codec: Codec, mels: list[np.ndarray], copies: int, seed: int) -> list[Tensor]:
+    """Code grids of ``copies`` augmented versions of each whole mel ``[n_mels, F]``: the
+    training augmentation of the RVQ-VAE (pitch shift, gain, noise floor; no time stretch, so
+    the length stays), deterministic for ``seed``."""
+    from rvqvae.data.datamodule import AugmentConfig, ChunkBatcher
+
+    config = AugmentConfig(max_offset_frames=0, stretch=0.0, p_stretch=0.0)
+    grids: list[Tensor] = []
+    for i, mel in enumerate(mels):
+        store = torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32))
+        frames = store.shape[1]
+        zero, end = torch.zeros(1, dtype=torch.long), torch.full((1,), frames)
+        batcher = ChunkBatcher(
+            store, zero, zero, zero, end, frames, True, seed * 100_003 + i, config
+        )
+        versions = batcher.augment_batch(torch.zeros(copies, dtype=torch.long))[:, 0]
+        grids += list(encode_grid(codec.model, versions))
+    return grids
+
+
 class TrainWindows(Dataset):
     """Random windows ``[C, S]`` of the training files laid end to end (new order per epoch)."""
 
@@ -189,6 +209,7 @@ class PriorDataModule(L.LightningDataModule):
         context_columns: int,
         batch_size: int = 16,
         augmentation_expansion: int = 4,
+        augment_copies: int = 0,
         file_start_fraction: float = 0.5,
         cache_dir: str | None = None,
         seed: int = 0,
@@ -206,6 +227,9 @@ class PriorDataModule(L.LightningDataModule):
         self.context = int(context_columns)
         self.batch_size = int(batch_size)
         self.expansion = int(augmentation_expansion)
+        if isinstance(augment_copies, bool) or int(augment_copies) < 0:
+            raise ValueError(f"dataset.augment_copies must be >= 0, got {augment_copies!r}")
+        self.augment_copies = int(augment_copies)
         self.file_start_fraction = float(file_start_fraction)
         self.cache_dir = cache_dir
         self.seed = int(seed)
@@ -219,23 +243,26 @@ class PriorDataModule(L.LightningDataModule):
         cache = CodeCache(self.cache_dir, self.codec)
         s = self.codec.settings
         if train == val:  # one file, split in time by the VQ-VAE run: split its columns too
-            split = mel_data.val_sources[0][1] // 16 if mel_data.val_sources else 0
             grid, mel = cache.grid(train[0]), cache.mel(train[0])
+            split = mel_data.val_sources[0][1] // 16 if mel_data.val_sources else 0
             split = min(max(1, split), grid.shape[1] - 1)
             self.train_grids, self.val_grids = [grid[:, :split]], [grid[:, split:]]
-            self.val_mels = [mel[:, split * 16 :]]
+            train_mels, self.val_mels = [mel[:, : split * 16]], [mel[:, split * 16 :]]
         else:
             self.train_grids = [cache.grid(f) for f in train]
             self.val_grids = [cache.grid(f) for f in val]
-            self.val_mels = [cache.mel(f) for f in val]
+            train_mels, self.val_mels = [cache.mel(f) for f in train], [cache.mel(f) for f in val]
         self.train_files, self.val_files = train, val
         self.cache_stats = dict(cache.stats)
         seconds_per_column = 16 * s.hop_length / s.sample_rate
         self.train_seconds = sum(g.shape[1] for g in self.train_grids) * seconds_per_column
         self.val_seconds = sum(m.shape[1] for m in self.val_mels) * s.hop_length / s.sample_rate
         self.train_columns = [self.layout.to_columns(g) for g in self.train_grids]
+        if self.augment_copies:  # more code sequences: augmented versions of the training mels
+            augmented = augmented_grids(self.codec, train_mels, self.augment_copies, self.seed)
+            self.train_columns += [self.layout.to_columns(g) for g in augmented]
         self.val_columns = [self.layout.to_columns(g) for g in self.val_grids]
-        total = sum(c.shape[0] for c in self.train_columns)
+        total = sum(g.shape[1] for g in self.train_grids)  # epochs count the real files
         self.train_set = TrainWindows(
             self.train_columns,
             self.context,

@@ -29,6 +29,21 @@ from rvqvae.training.schedule import warmup_cosine
 log = logging.getLogger(__name__)
 
 
+def memorising(history: list[dict[str, float]], patience: int) -> dict[str, float] | None:
+    """The best epoch's entry when the last ``patience`` epochs all have a validation NLL above
+    the best one while the training NLL fell at each of them; else None.
+
+    ``history``: one ``{"epoch", "train", "val"}`` per epoch, in order.
+    """
+    if len(history) <= patience:
+        return None
+    best = min(history, key=lambda h: h["val"])
+    recent = history[-patience:]
+    rising = all(h["val"] > best["val"] for h in recent)
+    falling = all(a["train"] > b["train"] for a, b in zip(history[-patience - 1 :], recent))
+    return best if rising and falling else None
+
+
 class PriorModule(L.LightningModule):
     """Trains a :class:`CodePrior` on windows of code columns (AdamW, warm-up + cosine)."""
 
@@ -139,29 +154,24 @@ class PriorModule(L.LightningModule):
         train = self.trainer.strategy.reduce(self._train_sum.to(self.device), reduce_op="sum")
         train_nll = float(train[0]) / max(float(train[1]), 1.0)
         self.history.append({"epoch": self.current_epoch, "train": train_nll, "val": val_nll})
-        best = min(self.history, key=lambda h: h["val"])
-        recent = self.history[-self.patience :]
-        rising = len(self.history) > self.patience and all(h["val"] > best["val"] for h in recent)
-        falling = all(
-            a["train"] > b["train"] for a, b in zip(self.history[-self.patience - 1 :], recent)
-        )
-        if rising and falling:
-            if self.memorising_from_epoch is None:
-                self.memorising_from_epoch = int(best["epoch"]) + 1
-            if not self._warned:
-                self._warned = True
-                log.warning(
-                    "the prior is memorising: validation NLL rose from %.4f (epoch %d) to %.4f "
-                    "while training NLL fell to %.4f; best.ckpt keeps epoch %d (a smaller prior, "
-                    "more dropout or fewer epochs generalise better)",
-                    best["val"],
-                    best["epoch"],
-                    val_nll,
-                    train_nll,
-                    best["epoch"],
-                )
-        elif not rising:
+        best = memorising(self.history, self.patience)
+        if best is None:
             self._warned = False
+            return
+        if self.memorising_from_epoch is None:
+            self.memorising_from_epoch = int(best["epoch"]) + 1
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "the prior is memorising: validation NLL rose from %.4f (epoch %d) to %.4f while "
+                "training NLL fell to %.4f; best.ckpt keeps epoch %d (a smaller prior, more "
+                "dropout or fewer epochs generalise better)",
+                best["val"],
+                best["epoch"],
+                val_nll,
+                train_nll,
+                best["epoch"],
+            )
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
