@@ -8,11 +8,16 @@ silence rules as training, and no augmentation.
 Metrics (all chunks pooled):
 
 - ``mel_l1``: mean |recon - x| over every mel element (log1p power).
-- ``norm_l1``: sum |recon - x| / sum |mean_eval - x|, where ``mean_eval`` ``[1, n_mels, C]`` is
-  the per-bin, per-frame mean chunk **of the evaluated data itself** (so 1.0 = no better than
-  predicting the data's average chunk). ``norm_l1_train_mean`` uses the checkpoint's stored
-  training mean instead (comparable to ``val/norm_l1`` during training), when present.
-- ``levels``: ``mel_l1`` / ``norm_l1`` decoding with the first k = 1..Q levels.
+- ``norm_l1``: sum |recon - x| / sum |mean_train - x|, where ``mean_train`` ``[1, n_mels, C]``
+  is the per-bin, per-frame mean **training** chunk stored in the checkpoint
+  (``mean_train_mel``): the definition of ``val/norm_l1`` during training, so 1.0 = no better
+  than predicting the training set's average chunk. ``norm_l1_baseline`` says which mean was
+  used (a checkpoint without a stored mean falls back to the evaluated data's mean, and says so).
+- ``norm_l1_eval_mean``: the same error over sum |mean_eval - x|, ``mean_eval`` being the mean
+  chunk **of the evaluated data itself** (how much better than that data's own average).
+- ``levels``: ``mel_l1`` / ``norm_l1`` / ``norm_l1_eval_mean`` decoding with the first
+  k = 1..Q levels; ``trained`` is false where the decoder never saw k levels in training (no
+  quantizer dropout): that row is out of distribution, and a warning says so.
 - ``audio``: Griffin-Lim audio of the reconstruction vs Griffin-Lim audio of the ORIGINAL mel
   (same iterations and seed, so the vocoder is factored out), per chunk on the STFT magnitude
   ``|S|`` (the checkpoint's n_fft / hop, Hann window): spectral convergence
@@ -30,7 +35,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -48,10 +52,13 @@ from rvqvae.data.audio import (
     slice_chunks,
 )
 from rvqvae.data.cache import FeatureCache
+from rvqvae.timing import timed
 
 log = logging.getLogger(__name__)
 
 LSD_FLOOR = 1e-8  # power floor for the LSD, relative to the reference peak (-80 dB)
+NORM_L1_BASELINE = "mean training chunk (checkpoint mean_train_mel), as val/norm_l1"
+NORM_L1_FALLBACK = "mean chunk of the evaluated data (the checkpoint stores no training mean)"
 
 
 def load_eval_chunks(
@@ -106,12 +113,6 @@ def spectral_metrics(ref: np.ndarray, est: np.ndarray, n_fft: int, hop: int) -> 
     return sc, lsd
 
 
-def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
-
-
 @torch.no_grad()
 def evaluate_codec(
     codec: Codec,
@@ -130,37 +131,49 @@ def evaluate_codec(
     n, c = chunks.shape[0], chunks.shape[-1]
     chunk_seconds = c * s.hop_length / s.sample_rate
     mean_eval = chunks.mean(dim=0)  # [1, n_mels, C]
-    train_mean = codec.mean_train_mel
-    if train_mean is not None and tuple(train_mean.shape) != tuple(mean_eval.shape):
-        train_mean = None
+    train_mean, baseline = codec.mean_train_mel, NORM_L1_BASELINE
+    if train_mean is None or tuple(train_mean.shape) != tuple(mean_eval.shape):
+        train_mean, baseline = mean_eval, NORM_L1_FALLBACK
+        log.warning(
+            "%s: no stored training mean of this shape; norm_l1 uses %s", codec.path, baseline
+        )
+    warning = codec.untrained_levels_warning(range(1, q + 1))
+    if warning:
+        log.warning("%s", warning)
     abs_err = torch.zeros(q, dtype=torch.float64)  # per number of levels
     base_err = torch.zeros((), dtype=torch.float64)
-    train_base_err = torch.zeros((), dtype=torch.float64)
+    eval_base_err = torch.zeros((), dtype=torch.float64)
     all_idx, recons = [], []
     t_enc = t_dec = 0.0
-    warm, hw0 = codec.encode_chunks(chunks[:1].to(codec.device))  # one-time set-up, not timed
+    dev = codec.device
+    warm, hw0 = codec.encode_chunks(chunks[:1].to(dev))  # one-time set-up, not timed
     codec.decode_chunks(warm, hw0, c)
     for i in range(0, n, batch_size):
-        x = chunks[i : i + batch_size].to(codec.device)
-        (idx, hw), dt = _timed(codec.encode_chunks, x)
+        x = chunks[i : i + batch_size].to(dev)
+        (idx, hw), dt = timed(codec.encode_chunks, x, device=dev)
         t_enc += dt
         all_idx.append(idx.cpu())
         for k in range(1, q + 1):
-            rec, dt = _timed(codec.decode_chunks, idx, hw, c, k)
+            rec, dt = timed(codec.decode_chunks, idx, hw, c, k, device=dev)
             if k == q:
                 t_dec += dt
                 recons.append(rec.cpu())
             abs_err[k - 1] += (rec - x).abs().sum().double().cpu()
-        base_err += (x - mean_eval.to(x.device)).abs().sum().double().cpu()
-        if train_mean is not None:
-            train_base_err += (x - train_mean.to(x.device)).abs().sum().double().cpu()
+        base_err += (x - train_mean.to(dev)).abs().sum().double().cpu()
+        eval_base_err += (x - mean_eval.to(dev)).abs().sum().double().cpu()
     elements = float(chunks.numel())
     indices = torch.cat(all_idx)  # [N, H*W, Q]
     recon = torch.cat(recons)  # [N, 1, n_mels, C]
+
+    def ratio(err: torch.Tensor, base: torch.Tensor) -> float:
+        return float(err / base) if base > 0 else math.nan
+
     levels = {
         str(k): {
             "mel_l1": float(abs_err[k - 1] / elements),
-            "norm_l1": float(abs_err[k - 1] / base_err) if base_err > 0 else math.nan,
+            "norm_l1": ratio(abs_err[k - 1], base_err),
+            "norm_l1_eval_mean": ratio(abs_err[k - 1], eval_base_err),
+            "trained": model.trained_levels(k),
         }
         for k in range(1, q + 1)
     }
@@ -170,10 +183,9 @@ def evaluate_codec(
         "audio_seconds": audio_seconds,
         "mel_l1": levels[str(q)]["mel_l1"],
         "norm_l1": levels[str(q)]["norm_l1"],
-        "norm_l1_baseline": "mean chunk of the evaluated data",
-        "norm_l1_train_mean": (
-            float(abs_err[q - 1] / train_base_err) if train_base_err > 0 else None
-        ),
+        "norm_l1_baseline": baseline,
+        "norm_l1_eval_mean": levels[str(q)]["norm_l1_eval_mean"],
+        "quantize_dropout": model.quantize_dropout,
         "levels": levels,
         "codebook": model.get_codebook_utilization(indices),
         "bitrate_bps": codec.bitrate_bps(),
@@ -188,7 +200,7 @@ def evaluate_codec(
     t_gl = 0.0
     for i in sel:
         ref = mel_to_audio(chunks[i, 0], s, n_iter=griffin_lim_iters, seed=0)
-        est, dt = _timed(mel_to_audio, recon[i, 0], s, n_iter=griffin_lim_iters, seed=0)
+        est, dt = timed(mel_to_audio, recon[i, 0], s, n_iter=griffin_lim_iters, seed=0)
         t_gl += dt
         sc, lsd = spectral_metrics(ref, est, s.n_fft, s.hop_length)
         scs.append(sc)
@@ -216,7 +228,7 @@ def evaluate_codec(
     if files:
         secs, t = 0.0, 0.0
         for f in files[:max_speed_files]:
-            codes, dt = _timed(encode_file, codec, f, batch_size=batch_size)
+            codes, dt = timed(encode_file, codec, f, batch_size=batch_size, device=dev)
             secs += codes.duration_s
             t += dt
         speed["encode_end_to_end_x_realtime"] = secs / max(t, 1e-9)
@@ -230,16 +242,18 @@ def format_table(result: dict[str, Any]) -> str:
     rows = [
         ("chunks", f"{result['num_chunks']} ({result['audio_seconds']:.1f} s)"),
         ("mel L1", f"{result['mel_l1']:.4f}"),
-        ("norm L1 (eval mean)", f"{result['norm_l1']:.4f}"),
+        ("norm L1 (train mean)", f"{result['norm_l1']:.4f}"),
+        ("norm L1 (eval data's mean)", f"{result['norm_l1_eval_mean']:.4f}"),
     ]
-    if result.get("norm_l1_train_mean") is not None:
-        rows.append(("norm L1 (train mean)", f"{result['norm_l1_train_mean']:.4f}"))
+    if result["norm_l1_baseline"] != NORM_L1_BASELINE:
+        rows[2] = ("norm L1 (eval mean: no train mean)", f"{result['norm_l1']:.4f}")
     audio = result["audio"]
     if audio["spectral_convergence"] is not None:
         rows.append(("spectral convergence", f"{audio['spectral_convergence']:.4f}"))
         rows.append(("log-spectral dist (dB)", f"{audio['log_spectral_distance_db']:.3f}"))
     for k, v in result["levels"].items():
-        rows.append((f"levels 1..{k}: L1 / norm", f"{v['mel_l1']:.4f} / {v['norm_l1']:.4f}"))
+        note = "" if v.get("trained", True) else "  (out of distribution: not trained)"
+        rows.append((f"levels 1..{k}: L1 / norm", f"{v['mel_l1']:.4f} / {v['norm_l1']:.4f}{note}"))
     for level, h in result["codebook"].items():
         rows.append(
             (

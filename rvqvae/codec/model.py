@@ -141,6 +141,26 @@ class Codec:
         idx = indices.to(self.device).long()
         return self.model.decode_codes(idx, tuple(spatial_shape), target, levels=levels)
 
+    def untrained_levels_warning(self, levels: list[int] | range) -> str | None:
+        """A one-line warning when decoding with some of ``levels`` (numbers of levels) feeds
+        the decoder partial sums it never saw in training (no quantizer dropout), else None."""
+        untrained = [k for k in levels if not self.model.trained_levels(int(k))]
+        if not untrained:
+            return None
+        where = f"{self.path}" if self.path else "this checkpoint"
+        if self.model.quantize_dropout:
+            why = (
+                "was trained with quantizer dropout keeping at least "
+                f"{self.model.quantizer.quantize_dropout_cutoff_index + 1} levels"
+            )
+        else:
+            why = "was not trained with quantizer dropout (model.quantize_dropout=false)"
+        shown = ", ".join(str(k) for k in untrained)
+        return (
+            f"{where} {why}: decoding with {shown} of {self.model.num_quantizers} levels feeds "
+            "the decoder partial sums it never saw, so those figures are out of distribution"
+        )
+
     def check_compatible(self, codes: CodesFile, allow_mismatch: bool = False) -> list[str]:
         """Differences between ``codes``' model identity and this codec's.
 

@@ -335,7 +335,16 @@ def decode_path(
     output_dir: str | os.PathLike[str],
     **kwargs,
 ) -> list[dict[str, Path]]:
-    """Decode a codes file, or every ``*.codes.npz`` under a folder, into ``output_dir``."""
+    """Decode a codes file, or every ``*.codes.npz`` under a folder, into ``output_dir``.
+
+    ``levels=K`` below what the model was trained to decode (no quantizer dropout) logs one
+    warning: the output is then out of distribution.
+    """
+    levels = kwargs.get("levels")
+    in_range = isinstance(levels, int) and 1 <= levels <= codec.model.num_quantizers
+    warning = codec.untrained_levels_warning([levels]) if in_range else None
+    if warning:
+        log.warning("%s", warning)
     src = Path(input_path).expanduser()
     out = Path(output_dir).expanduser()
     if src.is_dir():

@@ -22,20 +22,27 @@ Shapes for a 1 s mel at 48 kHz / hop 512 (128 mels x 94 frames)::
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from vector_quantize_pytorch import ResidualVQ
+
+from rvqvae.models.codebook import codebook_utilization, codebook_utilization_from_counts
+from rvqvae.models.quantizer import QuantizerWrapper, check_int
+
+__all__ = [
+    "ConvVQVAE",
+    "QuantizerWrapper",
+    "VQDecoder",
+    "VQEncoder",
+    "code_positions",
+    "codebook_utilization",
+    "codebook_utilization_from_counts",
+    "latent_shape",
+]
 
 DOWNSAMPLE = 16  # 4 stride-2 layers
 ENCODER_CHANNELS = (1, 32, 64, 128, 256)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def _check_mel(x: Tensor) -> None:
@@ -107,137 +114,12 @@ class VQDecoder(nn.Module):
         return out
 
 
-class QuantizerWrapper(nn.Module):
-    """Residual VQ over a sequence of vectors, wrapping ``vector_quantize_pytorch.ResidualVQ``.
-
-    ``forward([B, N, D]) -> (quantized [B, N, D], indices [B, N, Q], commit_loss scalar)``.
-    The per-level commitment losses (already weighted by ``commitment_weight``) of the last
-    forward call are kept in ``last_level_losses`` ``[Q]``; in eval mode they are zero.
-    """
-
-    def __init__(
-        self,
-        dim: int = 128,
-        codebook_size: int = 256,
-        num_quantizers: int = 3,
-        decay: float = 0.95,
-        commitment_weight: float = 0.25,
-        threshold_ema_dead_code: float = 2,
-        kmeans_init: bool = True,
-        kmeans_iters: int = 10,
-        sync_codebook: bool | None = None,
-    ) -> None:
-        super().__init__()
-        _check_int("dim", dim, 1)
-        _check_int("codebook_size", codebook_size, 2)
-        _check_int("num_quantizers", num_quantizers, 1)
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-        if commitment_weight < 0:
-            raise ValueError(f"commitment_weight must be >= 0, got {commitment_weight!r}")
-        self.dim = dim
-        self.codebook_size = codebook_size
-        self.num_quantizers = num_quantizers
-        self.rvq = ResidualVQ(
-            dim=dim,
-            codebook_size=codebook_size,
-            num_quantizers=num_quantizers,
-            decay=decay,
-            commitment_weight=commitment_weight,
-            threshold_ema_dead_code=threshold_ema_dead_code,
-            kmeans_init=kmeans_init,
-            kmeans_iters=kmeans_iters,
-            sync_codebook=sync_codebook,
-        )
-        self.last_level_losses: Tensor = torch.zeros(num_quantizers)
-
-    @property
-    def initted(self) -> bool:
-        """True once every level's codebook has been initialised (k-means or no k-means)."""
-        return all(bool(layer._codebook.initted) for layer in self.rvq.layers)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        quantized, indices, losses = self.rvq(x)
-        # losses: [Q] (one weighted commitment loss per level) or [..., Q] in other modes
-        level_losses = losses.reshape(-1, self.num_quantizers).mean(dim=0)
-        self.last_level_losses = level_losses.detach()
-        return quantized, indices, level_losses.sum()
-
-    @torch.no_grad()
-    def init_codebooks(self, vectors: Tensor, force: bool = False) -> None:
-        """Initialise every level's codebook by k-means on ``vectors`` ``[N, D]`` or ``[B, N, D]``.
-
-        Level k is fitted on the residuals left by levels < k. Runs in eval mode so no EMA update
-        or dead-code replacement happens. Use several times ``codebook_size`` vectors: too few
-        leave the deep levels initialised near zero. ``force=True`` re-initialises.
-        """
-        if self.initted and not force:
-            return
-        if vectors.ndim == 2:
-            vectors = vectors.unsqueeze(0)
-        n_vectors = vectors.shape[0] * vectors.shape[1]
-        if n_vectors < self.codebook_size:
-            raise ValueError(
-                f"codebook init needs at least codebook_size={self.codebook_size} vectors, "
-                f"got {n_vectors}: use a larger init batch"
-            )
-        if force:
-            for layer in self.rvq.layers:
-                layer._codebook.initted.data.fill_(False)
-        was_training = self.training
-        self.eval()
-        try:
-            self.rvq(vectors)
-        finally:
-            self.train(was_training)
-
-    def get_output_from_indices(self, indices: Tensor) -> Tensor:
-        """``[B, N, Q]`` indices (``-1`` = level not used) -> summed codes ``[B, N, D]``."""
-        return self.rvq.get_output_from_indices(indices)
-
-    def get_codebook_utilization(self, indices: Tensor) -> dict[str, dict[str, float]]:
-        """Per-level codebook health of ``indices`` ``[..., Q]``.
-
-        Returns ``{"level_k": {"utilization", "perplexity", "dead_codes"}}`` where utilization is
-        used codes / codebook size, perplexity is exp of the code-usage entropy (nats) and
-        dead_codes is the number of codes never used. Entries equal to ``-1`` are ignored.
-        """
-        return codebook_utilization(indices, self.codebook_size)
-
-
-def codebook_utilization(indices: Tensor, codebook_size: int) -> dict[str, dict[str, float]]:
-    """Codebook health per level; see :meth:`QuantizerWrapper.get_codebook_utilization`."""
-    flat = indices.reshape(-1, indices.shape[-1]).long().cpu()  # [N, Q]
-    counts = torch.stack(
-        [torch.bincount(col[col >= 0], minlength=codebook_size) for col in flat.unbind(dim=1)]
-    )
-    return codebook_utilization_from_counts(counts)
-
-
-def codebook_utilization_from_counts(counts: Tensor) -> dict[str, dict[str, float]]:
-    """Codebook health per level from code-usage counts ``[Q, codebook_size]``."""
-    counts = counts.double()
-    codebook_size = counts.shape[1]
-    result: dict[str, dict[str, float]] = {}
-    for level, level_counts in enumerate(counts):
-        used = int((level_counts > 0).sum())
-        total = level_counts.sum()
-        perplexity = 0.0
-        if total > 0:
-            probs = level_counts[level_counts > 0] / total
-            perplexity = float(torch.exp(-(probs * probs.log()).sum()))
-        result[f"level_{level}"] = {
-            "utilization": used / codebook_size,
-            "perplexity": perplexity,
-            "dead_codes": int(codebook_size - used),
-        }
-    return result
-
-
 class ConvVQVAE(nn.Module):
     """Conv encoder -> residual VQ -> conv decoder over log-mel spectrograms.
 
     ``forward(x [B, 1, n_mels, T]) -> (recon [B, 1, n_mels, T], indices [B, H*W, Q], commit_loss)``.
+    ``quantize_dropout`` trains the decoder on the first k levels too (see
+    :class:`QuantizerWrapper`), so ``decode_codes(..., levels=k)`` is something it learned.
     """
 
     def __init__(
@@ -252,11 +134,13 @@ class ConvVQVAE(nn.Module):
         kmeans_init: bool = True,
         kmeans_iters: int = 10,
         sync_codebook: bool | None = None,
+        quantize_dropout: bool = False,
+        quantize_dropout_cutoff_index: int = 0,
     ) -> None:
         super().__init__()
-        _check_int("codebook_dim", codebook_dim, 1)
-        _check_int("codebook_size", codebook_size, 2)
-        _check_int("num_quantizers", num_quantizers, 1)
+        check_int("codebook_dim", codebook_dim, 1)
+        check_int("codebook_size", codebook_size, 2)
+        check_int("num_quantizers", num_quantizers, 1)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.codebook_dim = codebook_dim
@@ -273,6 +157,8 @@ class ConvVQVAE(nn.Module):
             kmeans_init=kmeans_init,
             kmeans_iters=kmeans_iters,
             sync_codebook=sync_codebook,
+            quantize_dropout=quantize_dropout,
+            quantize_dropout_cutoff_index=quantize_dropout_cutoff_index,
         )
         self.decoder = VQDecoder(codebook_dim=codebook_dim, dropout=dropout)
         self._spatial_shape: tuple[int, int] | None = None
@@ -299,7 +185,8 @@ class ConvVQVAE(nn.Module):
         """Indices ``[B, H*W, Q']`` -> quantized embeddings ``[B, D, H, W]``.
 
         ``Q' <= num_quantizers``: missing levels (and entries equal to -1) contribute nothing,
-        so passing the first k levels decodes with those levels only.
+        so passing the first k levels decodes with those levels only (in distribution only
+        for a model trained with quantizer dropout: :meth:`trained_levels`).
         """
         if spatial_shape is None:
             spatial_shape = self._spatial_shape
@@ -322,8 +209,7 @@ class ConvVQVAE(nn.Module):
                 f"indices must be in [0, {self.codebook_size - 1}] (or -1 for an unused level), "
                 f"got range [{int(indices.min())}, {int(indices.max())}]"
             )
-        indices = F.pad(indices.long(), (0, self.num_quantizers - n_levels), value=-1)
-        seq = self.quantizer.get_output_from_indices(indices)  # [B, H*W, D]
+        seq = self.quantizer.get_output_from_indices(indices.long())  # [B, H*W, D]
         b = seq.shape[0]
         return seq.reshape(b, h, w, self.codebook_dim).permute(0, 3, 1, 2)
 
@@ -364,6 +250,15 @@ class ConvVQVAE(nn.Module):
     def get_codebook_utilization(self, indices: Tensor) -> dict[str, dict[str, float]]:
         """Per-level codebook health; see :meth:`QuantizerWrapper.get_codebook_utilization`."""
         return self.quantizer.get_codebook_utilization(indices)
+
+    @property
+    def quantize_dropout(self) -> bool:
+        """True when training drew a random number of levels per step (quantizer dropout)."""
+        return self.quantizer.quantize_dropout
+
+    def trained_levels(self, levels: int) -> bool:
+        """True when the first ``levels`` levels are a decoder input seen in training."""
+        return self.quantizer.trained_levels(levels)
 
     def bitrate_bps(self, positions_per_second: float) -> float:
         """Bits per second: positions/s x levels x log2(codebook_size)."""

@@ -23,6 +23,8 @@ MODEL_KEYS = (
     "dropout",
     "kmeans_init",
     "kmeans_iters",
+    "quantize_dropout",  # absent from checkpoints written before it existed: off
+    "quantize_dropout_cutoff_index",
 )
 
 

@@ -3,8 +3,9 @@
 Loss = reconstruction error on log-mel (L1 by default) + the RVQ commitment loss summed over
 levels. Before the first step the codebooks are initialised by k-means on a large batch of
 *training* data (never on a validation or sanity-check batch). Validation logs
-``val/recon_l1``, ``val/norm_l1`` (val L1 / L1 of predicting the mean training mel) and codebook
-health per level, all reduced across DDP ranks.
+``val/recon_l1``, ``val/norm_l1`` (val L1 / L1 of predicting the mean training mel),
+``val/norm_l1_levels_K`` (the same with the first K < Q levels decoded: in distribution only
+with ``model.quantize_dropout``) and codebook health per level, all reduced across DDP ranks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rvqvae.models.vqvae import ConvVQVAE, code_positions, codebook_utilization_from_counts
+from rvqvae.models.vqvae import (
+    ConvVQVAE,
+    code_positions,
+    codebook_utilization_from_counts,
+    latent_shape,
+)
 from rvqvae.training.schedule import warmup_cosine
 
 log = logging.getLogger(__name__)
@@ -151,6 +157,7 @@ class RVQVAEModule(L.LightningModule):
         q, c = self.model.num_quantizers, self.model.codebook_size
         self._val_sums = {
             "abs_err": torch.zeros((), device=self.device, dtype=torch.float64),
+            "level_abs_err": torch.zeros(q, device=self.device, dtype=torch.float64),
             "baseline_abs_err": torch.zeros((), device=self.device, dtype=torch.float64),
             "elements": torch.zeros((), device=self.device, dtype=torch.float64),
             "counts": torch.zeros(q, c, device=self.device, dtype=torch.float64),
@@ -161,6 +168,10 @@ class RVQVAEModule(L.LightningModule):
         recon, indices, _ = self.model(x)
         sums = self._val_sums
         sums["abs_err"] += (recon.float() - x).abs().sum().double()
+        spatial = latent_shape(x.shape[2], x.shape[3])
+        for k in range(1, indices.shape[-1]):  # partial sums of the first k levels
+            rec_k = self.model.decode_codes(indices, spatial, tuple(x.shape[2:]), levels=k)
+            sums["level_abs_err"][k - 1] += (rec_k.float() - x).abs().sum().double()
         if self.mean_train_mel.numel():
             sums["baseline_abs_err"] += (x - self.mean_train_mel).abs().sum().double()
         sums["elements"] += x.numel()
@@ -181,6 +192,9 @@ class RVQVAEModule(L.LightningModule):
             self.log(
                 "val/norm_l1", (sums["abs_err"] / sums["baseline_abs_err"]).float(), prog_bar=True
             )
+            for k in range(1, self.model.num_quantizers):
+                level_err = sums["level_abs_err"][k - 1] / sums["baseline_abs_err"]
+                self.log(f"val/norm_l1_levels_{k}", level_err.float())
         health = codebook_utilization_from_counts(sums["counts"].cpu())
         self.last_codebook_health = health
         self.last_code_counts = sums["counts"].cpu()
