@@ -1,7 +1,8 @@
 """``python -m rvqvae.train [overrides]``: train one RVQ-VAE (or a sweep with ``-m``).
 
 Thin Hydra entry point: composition happens in ``conf/``, the work in
-:func:`rvqvae.training.run.train`. Returns ``val/recon_l1`` for Hydra sweepers.
+:func:`rvqvae.training.run.train`. Returns the summary value(s) ``optimized_metric`` names
+(``conf/train.yaml``) for Hydra sweepers.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ log = logging.getLogger("rvqvae.train")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float:
-    """Train one model; return the final ``val/recon_l1`` (inf for a failed sweep job)."""
-    from rvqvae.training.job import run_entry
+def main(cfg: DictConfig) -> float | list[float] | None:
+    """Train one model; return ``optimized_metric``'s value(s) (inf for a failed sweep job)."""
+    from rvqvae.training.job import objective_from_config, run_entry
     from rvqvae.training.run import train
 
-    return run_entry(lambda: train(cfg), "val/recon_l1", _print_summary, log)
+    return run_entry(lambda: train(cfg), objective_from_config(cfg), _print_summary, log)
 
 
 def _print_summary(summary: dict) -> None:

@@ -20,12 +20,14 @@ log = logging.getLogger("rvqvae.train_prior")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train_prior")
-def main(cfg: DictConfig) -> float:
-    """Train one prior; return its ``val/bits_per_s`` (inf for a failed sweep job)."""
+def main(cfg: DictConfig) -> float | list[float] | None:
+    """Train one prior; return ``optimized_metric``'s value(s), by default ``val/bits_per_s``
+    (inf for a failed sweep job)."""
     from rvqvae.prior.run import train_prior
-    from rvqvae.training.job import run_entry
+    from rvqvae.training.job import objective_from_config, run_entry
 
-    return run_entry(lambda: train_prior(cfg), "val/bits_per_s", _print_summary, log)
+    objective = objective_from_config(cfg)
+    return run_entry(lambda: train_prior(cfg), objective, _print_summary, log)
 
 
 def _print_summary(summary: dict) -> None:

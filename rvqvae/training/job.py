@@ -4,7 +4,9 @@
   ``failed`` (with the error's first line) at the end by rank 0, wall time, the W&B run summary,
   and ``wandb.finish()`` whatever happens.
 - :func:`run_entry`: the body of a ``@hydra.main``: one-line errors, exit code 1 for a single
-  run, ``inf`` for a failed sweep job (the sweep goes on), the sweep objective otherwise.
+  run, ``inf`` for a failed sweep job (the sweep goes on), the sweep objective otherwise: the
+  summary key(s) the config's ``optimized_metric`` names (one key, or a list for a
+  multi-objective study).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,27 +94,74 @@ def training_job(kind: str | None = None) -> Iterator[JobContext]:
         finish_wandb()
 
 
+Objective = str | Sequence[str] | None
+
+
 def run_entry(
     job: Callable[[], dict[str, Any]],
-    objective: str,
+    objective: Objective,
     print_summary: Callable[[dict[str, Any]], None],
     log: logging.Logger,
-) -> float:
-    """Run ``job`` for a ``@hydra.main``; return ``summary[objective]`` for sweepers.
+) -> float | list[float] | None:
+    """Run ``job`` for a ``@hydra.main``; return the sweep objective read from its summary.
 
-    A failure is logged on one line; a single run then exits with code 1 (a traceback only at
-    DEBUG level), a sweep job returns ``inf`` so the sweep goes on (Optuna accepts inf as a worst
-    value but aborts a study on NaN) and the report marks the job failed.
+    ``objective`` is the config's ``optimized_metric``: one summary key (a float is returned),
+    a list of keys (a multi-objective study: a list of floats in that order), or None (nothing
+    is optimised: None is returned). A failure is logged on one line; a single run then exits
+    with code 1 (a traceback only at DEBUG level), a sweep job returns ``inf`` for every
+    objective so the sweep goes on and the report marks the job failed. Optuna records inf as
+    the worst value (a failed trial is never on a Pareto front), while NaN would abort the
+    whole study: a finished run whose summary has no number for a key also gives inf, with a
+    warning.
     """
     try:
         summary = job()
     except Exception as exc:
         log.error("%s", one_line_error(exc))
         if HydraConfig.get().mode == RunMode.MULTIRUN:
-            return math.inf
+            return objective_values(None, objective)
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             raise
         sys.exit(1)
     print_summary(summary)
-    value = summary.get(objective)
-    return float(value) if isinstance(value, int | float) else math.nan
+    missing = [k for k in objective_keys(objective) if not _is_number(summary.get(k))]
+    if missing:
+        log.warning("optimized_metric: the summary has no value for %s (inf)", ", ".join(missing))
+    return objective_values(summary, objective)
+
+
+def objective_from_config(cfg: Any) -> Objective:
+    """The config's ``optimized_metric``: a key, a list of keys (multi-objective) or None."""
+    from omegaconf import OmegaConf
+
+    metric = cfg.get("optimized_metric")
+    return OmegaConf.to_container(metric, resolve=True) if OmegaConf.is_config(metric) else metric
+
+
+def objective_keys(objective: Objective) -> list[str]:
+    """The summary keys ``objective`` names: none, one, or several in order."""
+    if objective is None:
+        return []
+    return [objective] if isinstance(objective, str) else [str(k) for k in objective]
+
+
+def objective_values(
+    summary: dict[str, Any] | None, objective: Objective
+) -> float | list[float] | None:
+    """``summary[key]`` for one key, a list for several, None for none; inf for a failed job
+    (``summary`` None) or a key without a finite number."""
+
+    def value(key: str) -> float:
+        v = (summary or {}).get(key)
+        return float(v) if _is_number(v) else math.inf
+
+    if objective is None:
+        return None
+    if isinstance(objective, str):
+        return value(objective)
+    return [value(key) for key in objective_keys(objective)]
+
+
+def _is_number(value: Any) -> bool:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return ok and not math.isnan(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import time
 from typing import Any
 
@@ -55,6 +56,8 @@ def validate_config(cfg: dict[str, Any]) -> None:
         value = model.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ConfigError(f"model.{key} must be an integer >= {minimum}, got {value!r}")
+    _positive(cfg, "rd_lambda", allow_zero=True)
+    check_objective(cfg.get("optimized_metric"), model["num_quantizers"])
     val_fraction = cfg["dataset"].get("val_fraction")
     if not isinstance(val_fraction, int | float) or not 0 < val_fraction < 1:
         raise ConfigError(f"dataset.val_fraction must be in (0, 1), got {val_fraction!r}")
@@ -62,6 +65,44 @@ def validate_config(cfg: dict[str, Any]) -> None:
         raise ConfigError(
             f"dataset.on_bad_file must be skip or error, got {cfg['dataset'].get('on_bad_file')!r}"
         )
+
+
+# Summary keys a sweep may optimise (conf/train.yaml optimized_metric), besides
+# val/norm_l1_levels_K (K < num_quantizers). All are lower-is-better.
+OBJECTIVE_KEYS = (
+    "val/norm_l1",
+    "rd_cost",
+    "bitrate_bps",
+    "val/recon_l1",
+    "best/val/norm_l1",
+    "best/val/recon_l1",
+    "train_seconds",
+)
+_LEVEL_KEY = re.compile(r"val/norm_l1_levels_(\d+)")
+
+
+def check_objective(objective: Any, num_quantizers: int) -> None:
+    """``optimized_metric`` must be null, a key the summary will hold, or a list of such keys."""
+    keys = [objective] if isinstance(objective, str) else objective
+    if objective is None:
+        return
+    if not isinstance(keys, list | tuple) or not keys:
+        raise ConfigError(f"optimized_metric must be a key or a list of keys, got {objective!r}")
+    for key in keys:
+        level = _LEVEL_KEY.fullmatch(str(key))
+        if key in OBJECTIVE_KEYS or (level and 1 <= int(level.group(1)) < num_quantizers):
+            continue
+        raise ConfigError(
+            f"optimized_metric {key!r} is not a summary key of this run: use one of "
+            f"{', '.join(OBJECTIVE_KEYS)} or val/norm_l1_levels_K (K < num_quantizers)"
+        )
+
+
+def rd_cost(norm_l1: float | None, bitrate_bps: float, rd_lambda: float) -> float | None:
+    """Rate-distortion cost ``norm_l1 + rd_lambda * kbit/s`` (None without a norm_l1)."""
+    if norm_l1 is None:
+        return None
+    return float(norm_l1) + float(rd_lambda) * bitrate_bps / 1000.0
 
 
 def effective_dead_code_threshold(
@@ -207,9 +248,11 @@ def _metrics_from_rows(rows: list[dict[str, float]]) -> dict[str, Any]:
         return {"epochs": len(rows)}
     last = with_val[-1]
     best = min(with_val, key=lambda r: r["val/recon_l1"])
+    levels = {k: v for k, v in last.items() if k.startswith("val/norm_l1_levels_")}
     return {
         "val/recon_l1": last["val/recon_l1"],
         "val/norm_l1": last.get("val/norm_l1"),
+        **levels,
         "best/val/recon_l1": best["val/recon_l1"],
         "best/val/norm_l1": best.get("val/norm_l1"),
         "best_epoch": int(best["epoch"]),
@@ -226,10 +269,17 @@ def _summary_after_fit(
     train_seconds: float,
 ) -> dict[str, Any]:
     rates = [r["train/samples_per_s"] for r in rows if "train/samples_per_s" in r]
+    metrics = _metrics_from_rows(rows)
+    bitrate = module.bitrate_bps()
+    rd_lambda = float(plain.get("rd_lambda") or 0.0)
     return {
-        **_metrics_from_rows(rows),
+        **metrics,
+        "rd_cost": rd_cost(metrics.get("val/norm_l1"), bitrate, rd_lambda),
+        "rd_lambda": rd_lambda,
+        "optimized_metric": plain.get("optimized_metric"),
         "codebook": getattr(module, "last_codebook_health", {}),
-        "bitrate_bps": module.bitrate_bps(),
+        "bitrate_bps": bitrate,
+        "quantize_dropout": module.model.quantize_dropout,
         "num_quantizers": module.model.num_quantizers,
         "codebook_size": module.model.codebook_size,
         "codebook_dim": module.model.codebook_dim,
