@@ -1,0 +1,74 @@
+"""What a sweep optimises (``optimized_metric``) and what quantizer dropout adds to a run."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+
+from rvqvae import load_model
+from rvqvae.training.job import objective_values
+
+from .conftest import read_summary, run_train
+
+
+def _fast(folder: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [
+        "debug=fast",
+        "dataset=folder",
+        f"dataset.path={folder}",
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    ]
+
+
+def test_quantize_dropout_run_logs_level_errors_and_rd_cost(
+    tone_folder: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    run_train(
+        _fast(tone_folder, run_dir, "model.quantize_dropout=true", "optimized_metric=rd_cost"),
+        tmp_path,
+    )
+    summary = read_summary(run_dir)
+    assert summary["status"] == "completed" and summary["quantize_dropout"] is True
+    # rd_cost prices the bitrate: 864 bit/s = 0.864 kbit/s at the default rd_lambda of 0.1
+    assert summary["bitrate_bps"] == pytest.approx(48 * 3 * 6)
+    assert summary["rd_cost"] == pytest.approx(summary["val/norm_l1"] + 0.1 * 0.864)
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    for k in (1, 2):  # fewer levels than the model has, logged each epoch and in the summary
+        assert float(rows[-1][f"val/norm_l1_levels_{k}"]) > 0
+        assert summary[f"val/norm_l1_levels_{k}"] == pytest.approx(
+            float(rows[-1][f"val/norm_l1_levels_{k}"]), rel=1e-5
+        )
+    assert "val/norm_l1_levels_3" not in rows[-1]  # all levels: that is val/norm_l1
+    model = load_model(run_dir / "checkpoints" / "best.ckpt")  # the option travels with it
+    assert model.quantize_dropout and model.trained_levels(1)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optimized_metric=val/nope", "optimized_metric 'val/nope' is not a summary key"),
+        ("optimized_metric=val/norm_l1_levels_3", "val/norm_l1_levels_K (K < num_quantizers)"),
+        ("rd_lambda=-1", "rd_lambda"),
+    ],
+)
+def test_bad_objective_stops_with_one_line(
+    tone_folder: Path, tmp_path: Path, override: str, message: str
+) -> None:
+    proc = run_train(_fast(tone_folder, tmp_path / "bad", override), tmp_path, check=False)
+    assert proc.returncode == 1
+    assert message in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_objective_values_from_a_summary() -> None:
+    summary = {"val/norm_l1": 0.3, "bitrate_bps": 1008.0, "rd_cost": None}
+    assert objective_values(summary, "val/norm_l1") == 0.3
+    assert objective_values(summary, ["val/norm_l1", "bitrate_bps"]) == [0.3, 1008.0]
+    assert objective_values(summary, "rd_cost") == math.inf  # no number: the worst value
+    assert objective_values(None, ["val/norm_l1", "bitrate_bps"]) == [math.inf, math.inf]
+    assert objective_values(summary, None) is None
