@@ -1,8 +1,8 @@
 """Run every benchmark, write ``benchmarks/results.json`` (flat keys) and print the table.
 
-    .venv/bin/python benchmarks/run_all.py [--only train,data,startup,sweep,codec,gpu]
+    .venv/bin/python benchmarks/run_all.py [--only train,data,startup,sweep,codec,prior,gpu]
 
-About 3-4 minutes on an idle 2-core machine. Each section records the load average next to its
+About 4-5 minutes on an idle 2-core machine. Each section records the load average next to its
 figures: on a shared machine compare ratios measured in the same run, not absolute rates.
 """
 
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, load_average, machine_info  # noqa: E402
 
-SECTIONS = ("train", "data", "startup", "sweep", "codec", "gpu")
+SECTIONS = ("train", "data", "startup", "sweep", "codec", "prior", "gpu")
 
 
 def main() -> None:
@@ -56,6 +56,10 @@ def main() -> None:
             import codec
 
             results.update(codec.run())
+        elif name == "prior":
+            import prior
+
+            results.update(prior.run())
         elif name == "gpu":
             import gpu
 

@@ -36,6 +36,16 @@ ROWS: list[tuple[str, str, tuple[str, float] | None]] = [
     ("codec.encode_x_realtime", "codec encode (model), x real time", None),
     ("codec.decode_x_realtime", "codec decode (model), x real time", None),
     ("codec.decode_gl_x_realtime", "codec decode + Griffin-Lim, x real time", None),
+    ("prior.train_tokens_per_s", "prior training, tokens/s (fwd+bwd+AdamW)", None),
+    ("prior.sample_tokens_per_s", "prior sampling (KV cache), tokens/s", None),
+    ("prior.sample_codes_x_realtime", "prior sampling (KV cache), codes x real time", None),
+    ("prior.nocache_tokens_per_s", "prior sampling without cache, tokens/s", None),
+    ("prior.cache_speedup", "KV cache speed-up (same length, same run)", None),
+    ("prior.generate_wall_s", "generate 4 x 8 s (codes + decode + Griffin-Lim), s", None),
+    ("prior.generate_codes_s", "  of which codes, s", None),
+    ("prior.generate_decode_s", "  of which VQ-VAE decode, s", None),
+    ("prior.generate_vocoder_s", "  of which Griffin-Lim, s", None),
+    ("prior.generate_x_realtime", "generate with audio, x real time", None),
     ("gpu.pipeline_vs_bare_ratio", "GPU pipeline / bare (bf16, batch 32)", None),
 ]
 
