@@ -67,14 +67,16 @@ def load_eval_chunks(
     cache_dir: str | os.PathLike[str] | None = None,
     silence_threshold_db: float | None = None,
     max_files: int | None = None,
+    files: list[Path] | None = None,
 ) -> tuple[torch.Tensor, list[tuple[Path, int]], list[tuple[Path, str]]]:
-    """Non-overlapping chunks ``[N, 1, n_mels, C]`` of a folder, their (file, start frame) and
-    the unusable files ``[(path, reason)]``.
+    """Non-overlapping chunks ``[N, 1, n_mels, C]`` of a folder (or of ``files``, e.g. one
+    kind of a run's validation files), their (file, start frame) and the unusable files
+    ``[(path, reason)]``.
 
     Raises:
         DatasetError: missing/empty folder, or no usable chunk in it.
     """
-    files = discover_audio_files(path)
+    files = discover_audio_files(path) if files is None else list(files)
     if max_files is not None:
         files = files[: int(max_files)]
     cache = FeatureCache(cache_dir, codec.settings, codec.normalize_peak)

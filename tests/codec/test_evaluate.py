@@ -78,3 +78,21 @@ def test_spectral_metrics_identity_and_scale() -> None:
     sc, lsd = spectral_metrics(y, 0.5 * y, 2048, 512)
     assert sc == pytest.approx(0.5, rel=1e-6)
     assert lsd == pytest.approx(20 * np.log10(2), rel=1e-3)
+
+
+def test_eval_chunks_of_chosen_files(trained, tmp_path) -> None:
+    from rvqvae.codec.evaluation import load_eval_chunks
+    from rvqvae.codec.model import Codec
+
+    codec = Codec.from_checkpoint(trained["ckpt"])
+    files = sorted(trained["audio"].glob("*.wav"))
+    every, _, _ = load_eval_chunks(codec, trained["audio"], tmp_path / "cache")
+    some, sources, _ = load_eval_chunks(
+        codec, trained["audio"], tmp_path / "cache", files=files[:2]
+    )
+    expected = np.concatenate(
+        [file_to_chunks(f, MelSettings(), chunk_duration_s=1.0) for f in files[:2]]
+    )
+    assert {f for f, _ in sources} == set(files[:2])
+    torch.testing.assert_close(some, torch.from_numpy(expected))
+    assert some.shape[0] < every.shape[0]
