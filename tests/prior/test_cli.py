@@ -22,7 +22,7 @@ from rvqvae.prior.checkpoint import load_prior
 from rvqvae.prior.evaluation import sample
 from rvqvae.prior.sampling import SamplingSettings
 
-from .conftest import check, run_module
+from .conftest import PRIOR_ARGS, check, run_module
 
 SUMMARY_KEYS = (
     "status",
@@ -266,3 +266,15 @@ def test_code_grids_are_cached_by_vqvae_weights(vqvae_run: dict, tmp_path: Path)
     other = PriorDataModule(codec, layout, 8, cache_dir=str(cache))
     other.setup()
     assert other.cache_stats == {"hits": 0, "misses": 6}
+
+
+@pytest.mark.slow  # ~40 s: two tiny priors and the sweep's report
+def test_train_prior_multirun_writes_jobs_and_report(vqvae_run: dict, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", f"vqvae={vqvae_run['run']}", *PRIOR_ARGS, "seed=0,1", f"hydra.sweep.dir={sweep}"]
+    check(run_module("rvqvae.train_prior", args, tmp_path), "train_prior -m")
+    summaries = [json.loads((sweep / job / "summary.json").read_text()) for job in ("0", "1")]
+    assert [s["status"] for s in summaries] == ["completed", "completed"]
+    assert [s["seed"] for s in summaries] == [0, 1]
+    report = (sweep / "report.md").read_text()
+    assert "## Priors" in report and "from 2 runs (2 completed)" in report
