@@ -99,7 +99,8 @@ def test_levels_change_the_decode_and_reduce_quantization_error(codec, trained) 
 
 @pytest.mark.slow
 def test_levels_mel_error_is_non_increasing_after_real_training(tmp_path) -> None:
-    """The default synth recipe for 20 epochs (several minutes on 2 CPU cores)."""
+    """The default synth recipe for 8 epochs (about a minute on 2 CPU cores; the level order
+    already holds then: 0.46 / 0.39 / 0.36 norm_l1 at epoch 5 of the default run)."""
     from rvqvae.codec import Codec
     from rvqvae.data.synth import generate_synth_dataset
 
@@ -108,7 +109,7 @@ def test_levels_mel_error_is_non_increasing_after_real_training(tmp_path) -> Non
     run_dir = tmp_path / "run"
     proc = run_module(
         "rvqvae.train",
-        [f"hydra.run.dir={run_dir}", "trainer.max_epochs=20", "callbacks.preview_interval=1000"],
+        [f"hydra.run.dir={run_dir}", "trainer.max_epochs=8", "callbacks.preview_interval=1000"],
         tmp_path,
         timeout=3600,
     )

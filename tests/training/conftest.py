@@ -8,7 +8,18 @@ import pytest
 
 from tests.helpers import REPO, read_summary, run_train, write_tones
 
-__all__ = ["REPO", "read_summary", "run_train", "write_tones"]
+__all__ = ["REPO", "fast_args", "read_summary", "run_train", "write_tones"]
+
+
+def fast_args(folder: Path, run_dir: Path, *extra: str) -> list[str]:
+    """Overrides of a tiny ``debug=fast`` run on ``folder`` writing into ``run_dir``."""
+    return [
+        "debug=fast",
+        "dataset=folder",
+        f"dataset.path={folder}",
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    ]
 
 
 @pytest.fixture

@@ -11,17 +11,7 @@ import pytest
 from rvqvae import load_model
 from rvqvae.training.job import objective_values
 
-from .conftest import read_summary, run_train
-
-
-def _fast(folder: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [
-        "debug=fast",
-        "dataset=folder",
-        f"dataset.path={folder}",
-        f"hydra.run.dir={run_dir}",
-        *extra,
-    ]
+from .conftest import fast_args, read_summary, run_train
 
 
 def test_quantize_dropout_run_logs_level_errors_and_rd_cost(
@@ -29,7 +19,7 @@ def test_quantize_dropout_run_logs_level_errors_and_rd_cost(
 ) -> None:
     run_dir = tmp_path / "run"
     run_train(
-        _fast(tone_folder, run_dir, "model.quantize_dropout=true", "optimized_metric=rd_cost"),
+        fast_args(tone_folder, run_dir, "model.quantize_dropout=true", "optimized_metric=rd_cost"),
         tmp_path,
     )
     summary = read_summary(run_dir)
@@ -59,7 +49,7 @@ def test_quantize_dropout_run_logs_level_errors_and_rd_cost(
 def test_bad_objective_stops_with_one_line(
     tone_folder: Path, tmp_path: Path, override: str, message: str
 ) -> None:
-    proc = run_train(_fast(tone_folder, tmp_path / "bad", override), tmp_path, check=False)
+    proc = run_train(fast_args(tone_folder, tmp_path / "bad", override), tmp_path, check=False)
     assert proc.returncode == 1
     assert message in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr

@@ -13,22 +13,12 @@ from rvqvae import load_model
 from rvqvae.training.checkpoint import read_checkpoint
 from rvqvae.training.run import effective_dead_code_threshold
 
-from .conftest import read_summary, run_train
-
-
-def _fast(folder: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [
-        "debug=fast",
-        "dataset=folder",
-        f"dataset.path={folder}",
-        f"hydra.run.dir={run_dir}",
-        *extra,
-    ]
+from .conftest import fast_args, read_summary, run_train
 
 
 def test_debug_fast_run_writes_everything(tone_folder: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    proc = run_train(_fast(tone_folder, run_dir), tmp_path)
+    proc = run_train(fast_args(tone_folder, run_dir), tmp_path)
     summary = read_summary(run_dir)
     assert summary["status"] == "completed", summary
     assert summary["epochs"] == 2
@@ -76,11 +66,11 @@ def test_debug_fast_run_writes_everything(tone_folder: Path, tmp_path: Path) -> 
 
 def test_resume_reaches_same_epochs_and_keeps_codebooks(tone_folder: Path, tmp_path: Path) -> None:
     first = tmp_path / "first"
-    run_train(_fast(tone_folder, first, "trainer.max_epochs=1"), tmp_path)
+    run_train(fast_args(tone_folder, first, "trainer.max_epochs=1"), tmp_path)
     before = read_checkpoint(first / "checkpoints" / "last.ckpt")
     assert before["epoch"] == 0
     second = tmp_path / "second"
-    run_train(_fast(tone_folder, second, "trainer.max_epochs=3", f"resume={first}"), tmp_path)
+    run_train(fast_args(tone_folder, second, "trainer.max_epochs=3", f"resume={first}"), tmp_path)
     summary = read_summary(second)
     assert summary["status"] == "completed" and summary["epochs"] == 3
     after = read_checkpoint(second / "checkpoints" / "last.ckpt")
@@ -89,13 +79,13 @@ def test_resume_reaches_same_epochs_and_keeps_codebooks(tone_folder: Path, tmp_p
     assert initted and all(bool(after["state_dict"][k]) for k in initted)
     assert summary["init_source"] is None  # codebooks came from the checkpoint, not k-means
     # resume=auto in the same run folder after it finished: nothing left to do, still completed
-    run_train(_fast(tone_folder, second, "trainer.max_epochs=3", "resume=auto"), tmp_path)
+    run_train(fast_args(tone_folder, second, "trainer.max_epochs=3", "resume=auto"), tmp_path)
     assert read_summary(second)["epochs"] == 3
 
 
 def test_invalid_override_stops_with_one_line(tone_folder: Path, tmp_path: Path) -> None:
     proc = run_train(
-        _fast(tone_folder, tmp_path / "bad", "model.num_quantizers=0"), tmp_path, check=False
+        fast_args(tone_folder, tmp_path / "bad", "model.num_quantizers=0"), tmp_path, check=False
     )
     assert proc.returncode != 0
     assert "model.num_quantizers must be an integer >= 1, got 0" in proc.stderr + proc.stdout
@@ -105,7 +95,7 @@ def test_invalid_override_stops_with_one_line(tone_folder: Path, tmp_path: Path)
 
 
 def test_missing_dataset_path_one_line(tmp_path: Path) -> None:
-    proc = run_train(_fast(tmp_path / "nope", tmp_path / "run"), tmp_path, check=False)
+    proc = run_train(fast_args(tmp_path / "nope", tmp_path / "run"), tmp_path, check=False)
     assert proc.returncode != 0
     assert str(tmp_path / "nope") in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
@@ -121,7 +111,7 @@ def test_unknown_key_rejected(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["offline", "disabled"])
 def test_wandb_modes_never_hang(tone_folder: Path, tmp_path: Path, mode: str) -> None:
     run_dir = tmp_path / "run"
-    env_args = _fast(
+    env_args = fast_args(
         tone_folder, run_dir, "logger=wandb", f"logger.wandb.mode={mode}", "trainer.max_epochs=1"
     )
     run_train(env_args, tmp_path, timeout=180)
@@ -139,7 +129,9 @@ def test_dead_code_threshold_scaling() -> None:
 def test_summary_json_is_valid_on_crash(tone_folder: Path, tmp_path: Path) -> None:
     # an impossible trainer argument fails inside the job: summary.json still says why
     run_dir = tmp_path / "run"
-    proc = run_train(_fast(tone_folder, run_dir, "+trainer.not_an_arg=1"), tmp_path, check=False)
+    proc = run_train(
+        fast_args(tone_folder, run_dir, "+trainer.not_an_arg=1"), tmp_path, check=False
+    )
     assert proc.returncode != 0
     data = json.loads((run_dir / "summary.json").read_text())
     assert data["status"] == "failed" and "not_an_arg" in data["error"]
