@@ -278,3 +278,18 @@ def test_train_prior_multirun_writes_jobs_and_report(vqvae_run: dict, tmp_path: 
     assert [s["seed"] for s in summaries] == [0, 1]
     report = (sweep / "report.md").read_text()
     assert "## Priors" in report and "from 2 runs (2 completed)" in report
+
+
+@pytest.mark.slow  # ~40 s: 2 gloo ranks on CPU
+def test_train_prior_ddp_two_cpu_ranks_stay_identical(vqvae_run: dict, tmp_path: Path) -> None:
+    from rvqvae.training.distributed import RANK_STATE_ENV
+
+    run = tmp_path / "ddp"
+    ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
+    args = [f"vqvae={vqvae_run['run']}", *PRIOR_ARGS, *ddp, f"hydra.run.dir={run}"]
+    check(run_module("rvqvae.train_prior", args, tmp_path, env={RANK_STATE_ENV: "1"}), "ddp")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["val/bits_per_s"] > 0
+    ranks = [json.loads((run / "rank_state" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0].keys() == ranks[1].keys() and any("transformer" in k for k in ranks[0])
+    assert [k for k in ranks[0] if ranks[0][k] != ranks[1][k]] == []  # weights equal after training
