@@ -34,7 +34,7 @@ def kind_figures(run_dir: Path, cache_dir: str | None = None) -> dict[str, Any]:
         by_kind[f.parent.name].append(f)
     kinds: dict[str, Any] = {}
     for kind in sorted(by_kind):
-        chunks, _, _ = load_eval_chunks(codec, run_dir, cache_dir, files=by_kind[kind])
+        chunks, _, _ = load_eval_chunks(codec, None, cache_dir, files=by_kind[kind])
         result = evaluate_codec(codec, chunks, max_audio_chunks=0)
         kinds[kind] = {
             "files": len(by_kind[kind]),

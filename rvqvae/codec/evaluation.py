@@ -63,19 +63,21 @@ NORM_L1_FALLBACK = "mean chunk of the evaluated data (the checkpoint stores no t
 
 def load_eval_chunks(
     codec: Codec,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None,
     cache_dir: str | os.PathLike[str] | None = None,
     silence_threshold_db: float | None = None,
     max_files: int | None = None,
     files: list[Path] | None = None,
 ) -> tuple[torch.Tensor, list[tuple[Path, int]], list[tuple[Path, str]]]:
-    """Non-overlapping chunks ``[N, 1, n_mels, C]`` of a folder (or of ``files``, e.g. one
-    kind of a run's validation files), their (file, start frame) and the unusable files
-    ``[(path, reason)]``.
+    """Non-overlapping chunks ``[N, 1, n_mels, C]`` of the folder ``path`` (or of ``files``,
+    e.g. one kind of a run's validation files; ``path`` is then not read), their (file, start
+    frame) and the unusable files ``[(path, reason)]``.
 
     Raises:
         DatasetError: missing/empty folder, or no usable chunk in it.
     """
+    if files is None and path is None:
+        raise ValueError("load_eval_chunks needs a folder or a list of files")
     files = discover_audio_files(path) if files is None else list(files)
     if max_files is not None:
         files = files[: int(max_files)]
