@@ -25,6 +25,22 @@ WANDB_OFFLINE: dict[str, str | None] = {
 }
 
 
+def toy_train_args(epochs: int) -> list[str]:
+    """Overrides of a toy RVQ-VAE trained for seconds on a folder of tones (no dropout, higher lr
+    so its codebooks are in use); add ``dataset.path=`` and ``hydra.run.dir=``."""
+    return [
+        "debug=fast",
+        "dataset=folder",
+        f"trainer.max_epochs={epochs}",
+        "trainer.limit_train_batches=4",
+        "dataset.augmentation_expansion=4",
+        "model.dropout=0.0",
+        "module.learning_rate=3e-3",
+        "callbacks.preview_interval=1000",
+        "callbacks.checkpoint_interval=1000",
+    ]
+
+
 def write_tones(folder: Path, count: int, seconds: float = 1.5, sr: int = 16000) -> Path:
     """``count`` short WAV files of harmonic tones at different pitches."""
     folder.mkdir(parents=True, exist_ok=True)

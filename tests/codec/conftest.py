@@ -7,23 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import REPO, run_module, write_tones
+from tests.helpers import REPO, run_module, toy_train_args, write_tones
 
 __all__ = ["REPO", "run_module", "write_tones"]
 
 
-# A toy model trained for a few seconds (no dropout, higher lr so its codebooks are in use).
-TRAIN_ARGS = [
-    "debug=fast",
-    "dataset=folder",
-    "trainer.max_epochs=4",
-    "trainer.limit_train_batches=4",
-    "dataset.augmentation_expansion=4",
-    "model.dropout=0.0",
-    "module.learning_rate=3e-3",
-    "callbacks.preview_interval=1000",
-    "callbacks.checkpoint_interval=1000",
-]
+TRAIN_ARGS = toy_train_args(epochs=4)
 
 
 def music(seconds: float, sr: int = 48000, seed: int = 0) -> np.ndarray:

@@ -6,19 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_module, write_tones
+from tests.helpers import run_module, toy_train_args, write_tones
 
-VQVAE_ARGS = [
-    "debug=fast",
-    "dataset=folder",
-    "trainer.max_epochs=3",
-    "trainer.limit_train_batches=4",
-    "dataset.augmentation_expansion=4",
-    "model.dropout=0.0",
-    "module.learning_rate=3e-3",
-    "callbacks.preview_interval=1000",
-    "callbacks.checkpoint_interval=1000",
-]
+VQVAE_ARGS = toy_train_args(epochs=3)
 # A tiny prior: a couple of epochs, short samples, one augmented copy per file.
 PRIOR_ARGS = [
     "debug=fast",
