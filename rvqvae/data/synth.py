@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rvqvae.data.cache import atomic_write_bytes, default_file_mode
+from rvqvae.atomic import atomic_path, atomic_write_bytes
 
 GENERATOR_VERSION = 1
 MANIFEST = "manifest.json"
@@ -304,16 +303,9 @@ def generate_synth_dataset(
         rng = np.random.default_rng([seed, i])
         duration = rng.uniform(min_duration_s, max_duration_s)
         audio = _render_file(rng, sample_rate, duration)
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(out / name) as tmp:
             sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
-            files[name] = _sha256(Path(tmp))
-            os.chmod(tmp, default_file_mode())
-            os.replace(tmp, out / name)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            files[name] = _sha256(tmp)
     manifest = json.dumps({"params": params, "files": files}, indent=1, sort_keys=True)
     atomic_write_bytes(out / MANIFEST, manifest.encode())
     return out
