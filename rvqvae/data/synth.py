@@ -234,17 +234,26 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _manifest_ok(out: Path, params: dict[str, Any]) -> bool:
+def _intact_files(out: Path, params: dict[str, Any]) -> tuple[dict[str, str], bool]:
+    """``({name: sha256}, complete)``: the files in ``out`` whose hash matches its manifest,
+    and whether the manifest is exactly that of ``params`` with every file intact.
+
+    File contents depend on every parameter but ``num_files`` (file ``i`` comes from its own
+    generator), so a manifest that differs only there still vouches for its files.
+    """
     try:
         manifest = json.loads((out / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    if manifest.get("params") != params:
-        return False
-    files = manifest.get("files", {})
-    return len(files) == params["num_files"] and all(
-        (out / name).is_file() and _sha256(out / name) == digest for name, digest in files.items()
-    )
+        old, files = dict(manifest["params"]), dict(manifest["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}, False
+    if {**old, "num_files": params["num_files"]} != params:
+        return {}, False
+    intact = {
+        name: digest
+        for name, digest in files.items()
+        if (out / name).is_file() and _sha256(out / name) == digest
+    }
+    return intact, old == params and len(intact) == len(files) == params["num_files"]
 
 
 def synth_params(
@@ -282,24 +291,28 @@ def generate_synth_dataset(
     """Write ``num_files`` synth WAVs (16-bit PCM) into ``out_dir`` and return it.
 
     Byte-identical for the same arguments. Skips all work when ``out_dir`` already holds a
-    complete dataset whose ``manifest.json`` matches (parameters and file hashes). Each file is
-    written to a temp file and renamed; the manifest is written last, so an interrupted
-    generation is simply redone.
+    complete dataset whose ``manifest.json`` matches (parameters and file hashes); otherwise
+    renders only the files that are missing or whose hash differs from the manifest, so intact
+    files (and their feature-cache entries) stay as they are. Each file is written atomically;
+    the manifest is written last, so an interrupted generation is simply resumed.
     """
     import soundfile as sf
 
     params = synth_params(num_files, seed, sample_rate, min_duration_s, max_duration_s)
     out = Path(out_dir).expanduser()
-    if _manifest_ok(out, params):
+    intact, complete = _intact_files(out, params)
+    if complete:
         return out
     out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST).unlink(missing_ok=True)
     names = [f"synth_{i:03d}.wav" for i in range(num_files)]
     for stale in out.glob("synth_*.wav"):
         if stale.name not in names:
             stale.unlink()
     files: dict[str, str] = {}
     for i, name in enumerate(names):
+        if name in intact:
+            files[name] = intact[name]
+            continue
         rng = np.random.default_rng([seed, i])
         duration = rng.uniform(min_duration_s, max_duration_s)
         audio = _render_file(rng, sample_rate, duration)
