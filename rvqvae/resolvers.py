@@ -3,7 +3,8 @@
 Importing :mod:`rvqvae` registers them, so they exist before ``@hydra.main`` composes the
 config and in joblib/submitit workers (Hydra pickles the resolvers with the job).
 
-- ``${rvqvae.file_count:PATH}``: number of audio files under PATH (cheap: no decoding).
+- ``${rvqvae.file_count:PATH}``: number of audio files under PATH (cheap: no decoding; the
+  folder is walked once per config object).
 - ``${rvqvae.tier:KEY,FILE_COUNT[,TIER]}``: value KEY of
   :func:`rvqvae.training.config.get_adaptive_vqvae_config` (TIER: auto/small/medium/large).
 - ``${rvqvae.precision:}``: ``bf16-mixed`` when a CUDA GPU with bf16 is present, else ``32-true``.
@@ -15,18 +16,32 @@ config and in joblib/submitit workers (Hydra pickles the resolvers with the job)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from rvqvae.training.config import get_adaptive_vqvae_config
 
+_FILE_COUNT_MEMO = "rvqvae.file_count:walked"  # our own key in a config's resolver cache
 
-def file_count(path: str) -> int:
-    """Number of usable audio files under ``path`` (raises DatasetError with a clear line)."""
-    from rvqvae.data.audio import count_audio_files
 
-    return count_audio_files(path)
+def file_count(path: str, *, _root_: Any = None) -> int:
+    """Number of usable audio files under ``path`` (raises DatasetError with a clear line).
+
+    Memoised per config object (in its OmegaConf resolver cache, keyed on the resolved path),
+    so the folder is walked once per composition, not once per interpolation that uses the
+    count; ``OmegaConf.clear_cache(cfg)`` forgets it, and copies of the config carry it.
+    """
+    from rvqvae.data import audio
+
+    memo = (
+        OmegaConf.get_cache(_root_).setdefault(_FILE_COUNT_MEMO, {}) if _root_ is not None else {}
+    )
+    key = str(Path(str(path)).expanduser().resolve())
+    if key not in memo:
+        memo[key] = audio.count_audio_files(path)
+    return memo[key]
 
 
 def tier_value(key: str, count: Any, tier: str = "auto") -> Any:
@@ -51,7 +66,6 @@ def vqvae_file_count(spec: Any) -> int:
     """Files of the VQ-VAE run ``spec`` (run folder or checkpoint), read without torch when the
     run folder has a summary.json."""
     import json
-    from pathlib import Path
 
     path = Path(str(spec)).expanduser()
     run_dir = path if path.is_dir() else path.parent.parent

@@ -208,7 +208,7 @@ class CodesFile:
 
 def save_codes(codes_file: CodesFile, path: str | os.PathLike[str]) -> Path:
     """Validate and write ``codes_file`` to ``path`` atomically (``np.savez``, no pickle)."""
-    from rvqvae.data.cache import atomic_write_bytes
+    from rvqvae.atomic import atomic_write_bytes
 
     arrays = codes_file.to_arrays()
     validate_arrays(arrays, str(path))

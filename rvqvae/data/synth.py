@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rvqvae.data.cache import atomic_write_bytes, default_file_mode
+from rvqvae.atomic import atomic_path, atomic_write_bytes
 
 GENERATOR_VERSION = 1
 MANIFEST = "manifest.json"
@@ -235,17 +234,26 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _manifest_ok(out: Path, params: dict[str, Any]) -> bool:
+def _intact_files(out: Path, params: dict[str, Any]) -> tuple[dict[str, str], bool]:
+    """``({name: sha256}, complete)``: the files in ``out`` whose hash matches its manifest,
+    and whether the manifest is exactly that of ``params`` with every file intact.
+
+    File contents depend on every parameter but ``num_files`` (file ``i`` comes from its own
+    generator), so a manifest that differs only there still vouches for its files.
+    """
     try:
         manifest = json.loads((out / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    if manifest.get("params") != params:
-        return False
-    files = manifest.get("files", {})
-    return len(files) == params["num_files"] and all(
-        (out / name).is_file() and _sha256(out / name) == digest for name, digest in files.items()
-    )
+        old, files = dict(manifest["params"]), dict(manifest["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}, False
+    if {**old, "num_files": params["num_files"]} != params:
+        return {}, False
+    intact = {
+        name: digest
+        for name, digest in files.items()
+        if (out / name).is_file() and _sha256(out / name) == digest
+    }
+    return intact, old == params and len(intact) == len(files) == params["num_files"]
 
 
 def synth_params(
@@ -283,37 +291,34 @@ def generate_synth_dataset(
     """Write ``num_files`` synth WAVs (16-bit PCM) into ``out_dir`` and return it.
 
     Byte-identical for the same arguments. Skips all work when ``out_dir`` already holds a
-    complete dataset whose ``manifest.json`` matches (parameters and file hashes). Each file is
-    written to a temp file and renamed; the manifest is written last, so an interrupted
-    generation is simply redone.
+    complete dataset whose ``manifest.json`` matches (parameters and file hashes); otherwise
+    renders only the files that are missing or whose hash differs from the manifest, so intact
+    files (and their feature-cache entries) stay as they are. Each file is written atomically;
+    the manifest is written last, so an interrupted generation is simply resumed.
     """
     import soundfile as sf
 
     params = synth_params(num_files, seed, sample_rate, min_duration_s, max_duration_s)
     out = Path(out_dir).expanduser()
-    if _manifest_ok(out, params):
+    intact, complete = _intact_files(out, params)
+    if complete:
         return out
     out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST).unlink(missing_ok=True)
     names = [f"synth_{i:03d}.wav" for i in range(num_files)]
     for stale in out.glob("synth_*.wav"):
         if stale.name not in names:
             stale.unlink()
     files: dict[str, str] = {}
     for i, name in enumerate(names):
+        if name in intact:
+            files[name] = intact[name]
+            continue
         rng = np.random.default_rng([seed, i])
         duration = rng.uniform(min_duration_s, max_duration_s)
         audio = _render_file(rng, sample_rate, duration)
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(out / name) as tmp:
             sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
-            files[name] = _sha256(Path(tmp))
-            os.chmod(tmp, default_file_mode())
-            os.replace(tmp, out / name)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            files[name] = _sha256(tmp)
     manifest = json.dumps({"params": params, "files": files}, indent=1, sort_keys=True)
     atomic_write_bytes(out / MANIFEST, manifest.encode())
     return out

@@ -18,6 +18,15 @@ def check_int(name: str, value: Any, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
+def _initted_flag(layer: nn.Module) -> Tensor:
+    """The k-means-initialised flag (a bool buffer) of one ``VectorQuantize`` level.
+
+    The one read of a private attribute of vector-quantize-pytorch (``_codebook.initted``): the
+    library has no public accessor for it, hence its upper bound in pyproject.toml.
+    """
+    return layer._codebook.initted
+
+
 def _check_quantize_dropout(enabled: Any, cutoff_index: Any, num_quantizers: int) -> None:
     if not isinstance(enabled, bool):
         raise ValueError(f"quantize_dropout must be true or false, got {enabled!r}")
@@ -96,7 +105,7 @@ class QuantizerWrapper(nn.Module):
     @property
     def initted(self) -> bool:
         """True once every level's codebook has been initialised (k-means or no k-means)."""
-        return all(bool(layer._codebook.initted) for layer in self.rvq.layers)
+        return all(bool(_initted_flag(layer)) for layer in self.rvq.layers)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         quantized, indices, losses = self.rvq(x)
@@ -125,7 +134,7 @@ class QuantizerWrapper(nn.Module):
             )
         if force:
             for layer in self.rvq.layers:
-                layer._codebook.initted.data.fill_(False)
+                _initted_flag(layer).data.fill_(False)
         was_training = self.training
         self.eval()
         try:

@@ -29,9 +29,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from rvqvae.atomic import atomic_write_bytes
 from rvqvae.codec.grid import encode_grid
 from rvqvae.codec.model import Codec
-from rvqvae.data.cache import FeatureCache, atomic_write_bytes, default_cache_dir
+from rvqvae.data.cache import FeatureCache, default_cache_dir
 from rvqvae.prior.layout import GridLayout
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from rvqvae.data.cache import default_file_mode
+from rvqvae.atomic import default_file_mode
 from rvqvae.models.vqvae import ConvVQVAE
 
 MODEL_KEYS = (

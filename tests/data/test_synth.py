@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +53,18 @@ def test_complete_dataset_is_not_regenerated(tmp_path: Path, monkeypatch) -> Non
     assert sorted(_hashes(out)) == ["synth_000.wav", "synth_001.wav"]
 
 
-def test_generation_is_fast(tmp_path: Path) -> None:
-    start = time.perf_counter()
+def test_second_call_writes_nothing(tmp_path: Path, monkeypatch) -> None:
+    """What the old timing check protected: a complete dataset costs no rendering or writing."""
+    out = generate_synth_dataset(tmp_path / "s", num_files=8, seed=0)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+
+    def boom(*args, **kwargs):
+        raise AssertionError("rendered or wrote a file of a complete dataset")
+
+    monkeypatch.setattr(synth, "_render_file", boom)
+    monkeypatch.setattr(sf, "write", boom)
     generate_synth_dataset(tmp_path / "s", num_files=8, seed=0)
-    assert time.perf_counter() - start < 5.0  # ~0.25 s on 2 cores; loose for loaded CI
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
 def test_content_is_varied_and_tonal(tmp_path: Path) -> None:
@@ -86,12 +95,22 @@ def test_invalid_parameters(tmp_path: Path) -> None:
         generate_synth_dataset(tmp_path / "x", min_duration_s=3.0, max_duration_s=2.0)
 
 
-def test_generated_files_get_normal_permissions(tmp_path) -> None:
-    """Atomic writes go through mkstemp (0o600); the results get the umask's usual mode."""
-    from rvqvae.data.cache import atomic_write_bytes, default_file_mode
-    from rvqvae.data.synth import generate_synth_dataset
+_WRITE_WITH_UMASK_027 = """
+import os, sys
+from pathlib import Path
+os.umask(0o027)
+from rvqvae.atomic import atomic_write_bytes
+from rvqvae.data.synth import generate_synth_dataset
+out = Path(sys.argv[1])
+generate_synth_dataset(out / "synth", num_files=1, seed=3)
+atomic_write_bytes(out / "blob.bin", b"x")
+"""
 
-    out = generate_synth_dataset(tmp_path / "synth", num_files=1, seed=3)
-    atomic_write_bytes(tmp_path / "blob.bin", b"x")
-    for path in [*out.iterdir(), tmp_path / "blob.bin"]:
-        assert path.stat().st_mode & 0o777 == default_file_mode(), path
+
+def test_generated_files_get_normal_permissions(tmp_path: Path) -> None:
+    """Atomic writes go through mkstemp (0o600); the results get what umask 027 gives: 0o640."""
+    subprocess.run([sys.executable, "-c", _WRITE_WITH_UMASK_027, str(tmp_path)], check=True)
+    written = [*(tmp_path / "synth").iterdir(), tmp_path / "blob.bin"]
+    assert len(written) == 3  # one WAV, the manifest, the blob
+    for path in written:
+        assert path.stat().st_mode & 0o777 == 0o640, path
