@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import time
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from rvqvae.atomic import atomic_write_text
 from rvqvae.timing import synchronize
 
 log = logging.getLogger(__name__)
@@ -118,13 +120,12 @@ class EpochMetricsCSV(Callback):
 
     def _write(self) -> None:
         columns = ["epoch"] + sorted({k for row in self.rows for k in row} - {"epoch"})
-        tmp = self.path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            for row in self.rows:
-                writer.writerow({k: _format(row.get(k)) for k in columns})
-        tmp.replace(self.path)
+        out = io.StringIO(newline="")
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        for row in self.rows:
+            writer.writerow({k: _format(row.get(k)) for k in columns})
+        atomic_write_text(self.path, out.getvalue())
 
 
 def _batch_size(batch: Any) -> int:
