@@ -81,8 +81,8 @@ def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict[st
         found = _GLOBAL.search(str(exc))
         what = f" ({found.group(1)})" if found else ""
         raise CheckpointError(
-            f"refused to load {path}: it holds pickled code or objects{what}; rvqvae checkpoints "
-            "hold only tensors and plain data (use one written by rvqvae.train or train_prior)"
+            f"cannot load checkpoint {path} safely (weights_only): it holds pickled code or "
+            f"objects{what}; rvqvae checkpoints hold only tensors and plain data"
         ) from None
     except Exception as exc:  # truncated files, wrong format
         raise CheckpointError(
