@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rvqvae.training.checkpoint import CheckpointError, load_checkpoint_file
+from omegaconf import DictConfig
+
+from rvqvae.training.checkpoint import CheckpointError, load_checkpoint_file, resolve_resume
 
 # Overrides a resuming command may change (a key, or a prefix ending in "."): how long and where
 # the run goes on, never what it trains.
@@ -193,3 +195,34 @@ def _canon(value: Any) -> str:
 def _short(value: Any) -> str:
     text = _canon(value) if isinstance(value, dict | list) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def restore_for_resume(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
+    """The job's config and checkpoint for ``resume=`` (the config as it was, see
+    :func:`restored_config`); unchanged and None without a resume."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    hydra_cfg = HydraConfig.get()
+    ckpt_path = resolve_resume(cfg.get("resume"), Path(hydra_cfg.runtime.output_dir))
+    if ckpt_path is None:
+        return cfg, None
+    plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    choices = (dict(hydra_cfg.runtime.choices), saved_choices(resume_folder(str(ckpt_path))))
+    overrides = list(hydra_cfg.overrides.task)
+    merged = restored_config(plain, saved_config(ckpt_path), overrides, ckpt_path, choices)
+    return OmegaConf.create(merged), ckpt_path
+
+
+def first_overrides(run_dir: Path, resumed_with: list[str]) -> dict[str, Any]:
+    """A run resumed in its own folder keeps the overrides it was started with (its
+    ``.hydra/overrides.yaml``, which the resume leaves as it was)."""
+    import yaml
+
+    try:
+        first = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        first = None
+    if not isinstance(first, list) or first == resumed_with:
+        return {}
+    return {"overrides": first, "resumed_with": resumed_with}

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rvqvae.atomic import remove_stale_temp_files
-from rvqvae.training.checkpoint import AtomicCheckpointIO, resolve_resume
+from rvqvae.training.checkpoint import AtomicCheckpointIO
 from rvqvae.training.distributed import (
     RANK_STATE_ENV,
     ddp_multirun_job,
@@ -27,6 +27,7 @@ from rvqvae.training.distributed import (
 )
 from rvqvae.training.job import JobContext, training_job
 from rvqvae.training.loggers import build_loggers
+from rvqvae.training.resume import first_overrides, restore_for_resume
 
 log = logging.getLogger(__name__)
 
@@ -126,30 +127,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     With ``resume=`` the run's saved config is restored first (a conflicting override stops
     here, before the run folder's summary.json is touched)."""
-    cfg, ckpt_path = _restore_resumed(cfg)
+    cfg, ckpt_path = restore_for_resume(cfg)
     with training_job() as job:
         return _train(cfg, job, ckpt_path)
-
-
-def _restore_resumed(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
-    from hydra.core.hydra_config import HydraConfig
-
-    from rvqvae.training.resume import (
-        restored_config,
-        resume_folder,
-        saved_choices,
-        saved_config,
-    )
-
-    hydra_cfg = HydraConfig.get()
-    ckpt_path = resolve_resume(cfg.get("resume"), Path(hydra_cfg.runtime.output_dir))
-    if ckpt_path is None:
-        return cfg, None
-    plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    choices = (dict(hydra_cfg.runtime.choices), saved_choices(resume_folder(str(ckpt_path))))
-    overrides = list(hydra_cfg.overrides.task)
-    merged = restored_config(plain, saved_config(ckpt_path), overrides, ckpt_path, choices)
-    return OmegaConf.create(merged), ckpt_path
 
 
 def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> dict[str, Any]:
@@ -172,7 +152,7 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
             for path in remove_stale_temp_files(folder):
                 log.info("removed %s (left by an interrupted write)", path)
     if ckpt_path is not None and ckpt_path.parent.parent.resolve() == run_dir.resolve():
-        summary.update(_first_overrides(run_dir, summary["overrides"]))
+        summary.update(first_overrides(run_dir, summary["overrides"]))
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     validate_config(plain)
     num_threads = job_num_threads(plain.get("num_threads"), hydra_cfg.get("launcher"))
@@ -257,20 +237,6 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
     summary["best_checkpoint"] = str(run_dir / "checkpoints" / "best.ckpt")
     summary["previews"] = str(run_dir / "previews")
     return summary
-
-
-def _first_overrides(run_dir: Path, resumed_with: list[str]) -> dict[str, Any]:
-    """A run resumed in its own folder keeps the overrides it was started with (its
-    ``.hydra/overrides.yaml``, which the resume leaves as it was)."""
-    import yaml
-
-    try:
-        first = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        first = None
-    if not isinstance(first, list) or first == resumed_with:
-        return {}
-    return {"overrides": first, "resumed_with": resumed_with}
 
 
 class NonFiniteMetricsError(RuntimeError):
