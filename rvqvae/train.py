@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import warnings
 from pathlib import Path
 
@@ -53,4 +54,7 @@ def _print_summary(summary: dict) -> None:
 
 
 if __name__ == "__main__":
+    from rvqvae.training.resume import resume_in_place
+
+    sys.argv[1:] = resume_in_place(sys.argv[1:])  # resume=RUN_DIR continues in RUN_DIR
     main()

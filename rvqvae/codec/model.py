@@ -16,7 +16,12 @@ from torch import nn
 from rvqvae.codec.format import CodecError, CodesFile
 from rvqvae.data.audio import MelSettings
 from rvqvae.models.vqvae import ConvVQVAE, code_positions, latent_shape
-from rvqvae.training.checkpoint import CheckpointError, model_config, read_checkpoint
+from rvqvae.training.checkpoint import (
+    CheckpointError,
+    model_config,
+    model_from_checkpoint,
+    read_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,20 +71,11 @@ class Codec:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], device: str = "cpu") -> Codec:
-        """Load safely (``weights_only=True``) and rebuild the model in eval mode."""
+        """Load through the one safe loader (``weights_only=True``) and rebuild the model."""
         checkpoint = read_checkpoint(path, map_location="cpu")
         config = checkpoint["rvqvae"].get("config") or {}
         margs = model_config(checkpoint)
-        model = ConvVQVAE(**margs)
-        state = {
-            k[len("model.") :]: v
-            for k, v in checkpoint["state_dict"].items()
-            if k.startswith("model.")
-        }
-        try:
-            model.load_state_dict(state)
-        except RuntimeError:
-            raise CheckpointError(f"{path}: weights do not match the stored model config") from None
+        model = model_from_checkpoint(checkpoint, path)
         ds = config.get("dataset", {})
         try:
             settings = mel_settings_from_config(config)

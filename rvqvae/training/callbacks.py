@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import time
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from rvqvae.atomic import atomic_write_text
 from rvqvae.timing import synchronize
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class EpochMetricsCSV(Callback):
         self._epoch_start = 0.0
         self._epoch_samples = 0
         self._train_seconds = 0.0
+        self.seconds_before = 0.0  # fit time of the parts of this run before a resume
+        self._fit_start = time.perf_counter()
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         synchronize(pl_module.device)  # CUDA is asynchronous: the clock waits for the device
@@ -75,7 +79,17 @@ class EpochMetricsCSV(Callback):
         pl_module.log("lr", trainer.optimizers[0].param_groups[0]["lr"])
         self._epoch_samples = 0
 
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in each checkpoint: the rows so far and the cumulative fit time."""
+        elapsed = self.seconds_before + time.perf_counter() - self._fit_start
+        return {"rows": [dict(r) for r in self.rows], "train_seconds": elapsed}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = [dict(r) for r in state_dict.get("rows", self.rows)]
+        self.seconds_before = float(state_dict.get("train_seconds", 0.0))
+
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._fit_start = time.perf_counter()
         if self.path.is_file() and not self.rows:  # resumed in this run folder: keep its epochs
             with self.path.open(newline="") as f:
                 self.rows = [
@@ -99,20 +113,19 @@ class EpochMetricsCSV(Callback):
         metrics = {k.removesuffix("_epoch"): v for k, v in metrics.items()}
         row = {"epoch": float(trainer.current_epoch), **metrics}
         if self._start is not None:
-            row["time_s"] = time.perf_counter() - self._start
+            row["time_s"] = self.seconds_before + time.perf_counter() - self._start
         self.rows.append(row)
         if trainer.is_global_zero:
             self._write()
 
     def _write(self) -> None:
         columns = ["epoch"] + sorted({k for row in self.rows for k in row} - {"epoch"})
-        tmp = self.path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            for row in self.rows:
-                writer.writerow({k: _format(row.get(k)) for k in columns})
-        tmp.replace(self.path)
+        out = io.StringIO(newline="")
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        for row in self.rows:
+            writer.writerow({k: _format(row.get(k)) for k in columns})
+        atomic_write_text(self.path, out.getvalue())
 
 
 def _batch_size(batch: Any) -> int:

@@ -1,17 +1,27 @@
-"""Checkpoint writing (atomic), safe loading, and ``resume=`` resolution."""
+"""Checkpoint writing (atomic), THE safe loader, and ``resume=`` resolution.
+
+Every checkpoint this project reads (``load_model``, codecs, priors, ``resume=``, Lightning's
+own restore through :class:`AtomicCheckpointIO`) goes through :func:`load_checkpoint_file`,
+which calls ``torch.load`` with ``weights_only=True`` explicitly, so environment variables
+such as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn pickled code back on.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import logging
+import pickle
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from rvqvae.atomic import default_file_mode
+from rvqvae.atomic import atomic_write
 from rvqvae.models.vqvae import ConvVQVAE
+
+log = logging.getLogger(__name__)
 
 MODEL_KEYS = (
     "codebook_dim",
@@ -33,44 +43,52 @@ class CheckpointError(ValueError):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Writes each checkpoint to a temporary file in the same folder, then renames it.
+    """Lightning's checkpoint I/O: atomic writes (:mod:`rvqvae.atomic`) and safe loads.
 
-    A crash mid-write leaves the previous checkpoint intact and readable.
+    A crash mid-write leaves the previous checkpoint intact and readable; every load
+    (``trainer.fit(ckpt_path=...)`` included) goes through :func:`load_checkpoint_file`.
     """
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
     ) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, default_file_mode())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda fh: torch.save(checkpoint, fh), fsync=True)
+
+    def load_checkpoint(
+        self,
+        path: str | Path,
+        map_location: Callable[..., Any] | str | None = None,
+        weights_only: bool | None = None,  # ignored: always True
+    ) -> dict[str, Any]:
+        return load_checkpoint_file(path, map_location or "cpu")
 
 
 PRIOR_KEY = "rvqvae_prior"  # the entry a prior checkpoint (python -m rvqvae.train_prior) holds
 
 
-def load_checkpoint_file(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
-    """``torch.load`` with ``weights_only=True`` (pickled code is refused) and one-line errors."""
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """THE checkpoint loader: ``torch.load(weights_only=True)``, explicitly, and one-line errors
+    naming the file (pickled code or objects are refused, never executed)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # unpickling errors, truncated files, wrong format
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except pickle.UnpicklingError as exc:  # a pickled global outside tensors and containers
+        found = _GLOBAL.search(str(exc))
+        what = f" ({found.group(1)})" if found else ""
         raise CheckpointError(
-            f"cannot load checkpoint {path} safely (weights_only): {first}"
-        ) from exc
+            f"cannot load checkpoint {path} safely (weights_only): it holds pickled code or "
+            f"objects{what}; rvqvae checkpoints hold only tensors and plain data"
+        ) from None
+    except Exception as exc:  # truncated files, wrong format
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: damaged or not a PyTorch checkpoint "
+            f"({type(exc).__name__})"
+        ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict)")
     return checkpoint
@@ -106,9 +124,8 @@ def model_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return {k: model_cfg[k] for k in MODEL_KEYS if k in model_cfg}
 
 
-def load_model(path: str | Path, map_location: str = "cpu") -> ConvVQVAE:
-    """Rebuild a trained :class:`ConvVQVAE` in eval mode from a checkpoint file alone."""
-    checkpoint = read_checkpoint(path, map_location)
+def model_from_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> ConvVQVAE:
+    """The :class:`ConvVQVAE` (eval mode) of a checkpoint :func:`read_checkpoint` returned."""
     model = ConvVQVAE(**model_config(checkpoint))
     prefix = "model."
     state = {
@@ -116,9 +133,14 @@ def load_model(path: str | Path, map_location: str = "cpu") -> ConvVQVAE:
     }
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not match the stored model config") from exc
+    except RuntimeError:
+        raise CheckpointError(f"{path}: weights do not match the stored model config") from None
     return model.eval()
+
+
+def load_model(path: str | Path, map_location: str = "cpu") -> ConvVQVAE:
+    """Rebuild a trained :class:`ConvVQVAE` in eval mode from a checkpoint file alone."""
+    return model_from_checkpoint(read_checkpoint(path, map_location), path)
 
 
 def resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
@@ -127,7 +149,10 @@ def resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
         return None
     if resume == "auto":
         candidate = run_dir / "checkpoints" / "last.ckpt"
-        return candidate if candidate.is_file() else None
+        if candidate.is_file():
+            return candidate
+        log.info("resume=auto: no %s yet, nothing to resume: training from epoch 0", candidate)
+        return None
     path = Path(resume)
     if path.is_dir():
         path = path / "checkpoints" / "last.ckpt"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -14,6 +13,8 @@ from typing import Any
 import torch
 from hydra.types import RunMode
 from omegaconf import open_dict, read_write
+
+from rvqvae.atomic import atomic_write_json
 
 # Set (to any value) to make every DDP rank write hashes of its state after each training step to
 # ``<run dir>/rank_state/rank<R>.json`` (tests check that codebooks stay identical across ranks).
@@ -111,12 +112,7 @@ def dump_rank_state(module: Any, rank: int, folder: Path) -> Path:
         ).hexdigest()
         for key, value in module.state_dict().items()
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"rank{rank}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(hashes, indent=2))
-    tmp.replace(path)
-    return path
+    return atomic_write_json(folder / f"rank{rank}.json", hashes)
 
 
 def rank_state_callback(folder: Path) -> Any:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from rvqvae.atomic import atomic_write_json
 from rvqvae.training.distributed import launch_rank_is_zero
 from rvqvae.training.loggers import finish_wandb, update_wandb_summary
 
@@ -42,14 +42,6 @@ class JobContext:
     @property
     def is_multirun(self) -> bool:
         return self.hydra_cfg.mode == RunMode.MULTIRUN
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(path)
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -74,7 +66,7 @@ def training_job(kind: str | None = None) -> Iterator[JobContext]:
     ctx = JobContext(run_dir, hydra_cfg, summary, is_zero=launch_rank_is_zero())
     path = run_dir / "summary.json"
     if ctx.is_zero:
-        write_json(path, summary)
+        atomic_write_json(path, summary)
     started = time.perf_counter()
     try:
         yield ctx
@@ -90,7 +82,7 @@ def training_job(kind: str | None = None) -> Iterator[JobContext]:
         update_wandb_summary(summary)
         summary["run_dir"] = str(run_dir)
         if ctx.is_zero:
-            write_json(path, summary)
+            atomic_write_json(path, summary)
         finish_wandb()
 
 

@@ -7,13 +7,15 @@ import math
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from rvqvae.training.checkpoint import AtomicCheckpointIO, resolve_resume
+from rvqvae.atomic import remove_stale_temp_files
+from rvqvae.training.checkpoint import AtomicCheckpointIO
 from rvqvae.training.distributed import (
     RANK_STATE_ENV,
     ddp_multirun_job,
@@ -25,6 +27,7 @@ from rvqvae.training.distributed import (
 )
 from rvqvae.training.job import JobContext, training_job
 from rvqvae.training.loggers import build_loggers
+from rvqvae.training.resume import first_overrides, restore_for_resume
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +123,16 @@ def effective_dead_code_threshold(
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Run one training job in the Hydra run folder; returns the summary dict."""
+    """Run one training job in the Hydra run folder; returns the summary dict.
+
+    With ``resume=`` the run's saved config is restored first (a conflicting override stops
+    here, before the run folder's summary.json is touched)."""
+    cfg, ckpt_path = restore_for_resume(cfg)
     with training_job() as job:
-        return _train(cfg, job)
+        return _train(cfg, job, ckpt_path)
 
 
-def _train(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
+def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> dict[str, Any]:
     import lightning as L
 
     from rvqvae.models.vqvae import code_positions
@@ -140,6 +147,12 @@ def _train(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     # Lightning has its own console handler; Hydra's root handlers already print and file it.
     logging.getLogger("lightning.pytorch").handlers.clear()
     hydra_cfg, run_dir, summary = job.hydra_cfg, job.run_dir, job.summary
+    if job.is_zero:  # temporary files of writes a kill interrupted
+        for folder in (run_dir, run_dir / "checkpoints"):
+            for path in remove_stale_temp_files(folder):
+                log.info("removed %s (left by an interrupted write)", path)
+    if ckpt_path is not None and ckpt_path.parent.parent.resolve() == run_dir.resolve():
+        summary.update(first_overrides(run_dir, summary["overrides"]))
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     validate_config(plain)
     num_threads = job_num_threads(plain.get("num_threads"), hydra_cfg.get("launcher"))
@@ -209,20 +222,41 @@ def _train(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
         logger=build_loggers(plain, run_dir, job.is_multirun) or False,
         plugins=[AtomicCheckpointIO()],
     )
-    ckpt_path = resolve_resume(plain.get("resume"), run_dir)
     if ckpt_path is not None:
         log.info("resuming from %s", ckpt_path)
     fit_start = time.perf_counter()
     with ddp_multirun_job(hydra_cfg, is_distributed):
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    train_seconds = time.perf_counter() - fit_start
+    # cumulative over every resumed part of the run
+    train_seconds = metrics_cb.seconds_before + time.perf_counter() - fit_start
     job.is_zero = trainer.is_global_zero
+    check_finite(metrics_cb.rows)
     summary.update(
         _summary_after_fit(plain, module, datamodule, metrics_cb.rows, trainer, train_seconds)
     )
     summary["best_checkpoint"] = str(run_dir / "checkpoints" / "best.ckpt")
     summary["previews"] = str(run_dir / "previews")
     return summary
+
+
+class NonFiniteMetricsError(RuntimeError):
+    """Validation figures that are NaN or infinite: the run diverged or its data is broken."""
+
+
+def check_finite(rows: list[dict[str, float]]) -> None:
+    """Fail a run whose validation ``recon_l1``/``norm_l1`` was not finite in some epoch."""
+    for row in rows:
+        bad = [
+            f"{key} {row[key]}"
+            for key in ("val/recon_l1", "val/norm_l1")
+            if key in row and not math.isfinite(row[key])
+        ]
+        if bad:
+            raise NonFiniteMetricsError(
+                f"validation metrics are not finite at epoch {int(row['epoch'])} "
+                f"({', '.join(bad)}): the run diverged (lower the learning rate) or its data "
+                "holds NaN/inf"
+            )
 
 
 def is_distributed_config(trainer_cfg: dict[str, Any]) -> bool:
