@@ -29,9 +29,11 @@ log = logging.getLogger("rvqvae.train")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | list[float] | None:
     """Train one model; return ``optimized_metric``'s value(s) (inf for a failed sweep job)."""
+    from rvqvae.console import setup_console
     from rvqvae.training.job import objective_from_config, run_entry
     from rvqvae.training.run import train
 
+    setup_console()
     return run_entry(lambda: train(cfg), objective_from_config(cfg), _print_summary, log)
 
 

@@ -207,7 +207,11 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
     )
     if os.environ.get(RANK_STATE_ENV):
         callbacks.append(rank_state_callback(run_dir / "rank_state"))
+    from rvqvae.console import OneLineProgressBar, StartLine
+
     callbacks += [
+        StartLine(),
+        OneLineProgressBar(),
         metrics_cb,
         previews,
         *checkpoint_callbacks(
