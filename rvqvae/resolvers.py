@@ -24,7 +24,7 @@ from rvqvae.training.config import get_adaptive_vqvae_config
 
 def file_count(path: str) -> int:
     """Number of usable audio files under ``path`` (raises DatasetError with a clear line)."""
-    from rvqvae.data.audio import count_audio_files
+    from rvqvae.data.discovery import count_audio_files
 
     return count_audio_files(path)
 

@@ -43,15 +43,11 @@ import numpy as np
 import torch
 
 from rvqvae.codec.model import Codec
-from rvqvae.data.audio import (
-    BadAudioFile,
-    DatasetError,
-    chunk_starts,
-    discover_audio_files,
-    mel_to_audio,
-    slice_chunks,
-)
 from rvqvae.data.cache import FeatureCache
+from rvqvae.data.chunks import chunk_starts, slice_chunks
+from rvqvae.data.discovery import DatasetError, discover_audio_files
+from rvqvae.data.io import BadAudioFile
+from rvqvae.data.vocoder import mel_to_audio
 from rvqvae.timing import timed
 
 log = logging.getLogger(__name__)

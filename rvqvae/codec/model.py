@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from rvqvae.codec.format import CodecError, CodesFile
-from rvqvae.data.audio import MelSettings
+from rvqvae.data.mel import MelSettings
 from rvqvae.models.vqvae import ConvVQVAE, code_positions, latent_shape
 from rvqvae.training.checkpoint import CheckpointError, model_config, read_checkpoint
 

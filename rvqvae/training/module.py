@@ -225,7 +225,7 @@ def _batch_mels(batch: Any) -> Tensor:
 
 def chunk_geometry(run_config: dict[str, Any]) -> tuple[int, int, float]:
     """``(n_mels, chunk_frames, chunk_duration_s)`` of the run's dataset settings."""
-    from rvqvae.data.audio import MelSettings
+    from rvqvae.data.mel import MelSettings
 
     dataset = run_config.get("dataset", {})
     settings = MelSettings(
