@@ -24,7 +24,7 @@ import numpy as np
 if TYPE_CHECKING:
     from torch import Tensor
 
-_STFT_BLOCK_FRAMES = 4096  # long signals are transformed in blocks of this many frames
+MEL_BLOCK_FRAMES = 4096  # frames per STFT call: long signals are transformed in blocks
 
 
 def frames_for(num_samples: int, hop_length: int = 512) -> int:
@@ -149,30 +149,6 @@ def _hann(n_fft: int) -> Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-def audio_to_mel_torch(audio: Tensor, settings: MelSettings = MelSettings()) -> Tensor:
-    """``log1p(mel power)`` of ``audio [..., samples]`` -> ``[..., n_mels, ceil(samples / hop)]``.
-
-    Frames are centred on ``t * hop_length`` with zero padding; long signals are transformed in
-    blocks so memory stays bounded (a 10 min file does not materialise its full STFT).
-    """
-    import torch
-
-    lead = audio.shape[:-1]
-    x = audio.reshape(-1, audio.shape[-1]).float()  # [B, N]
-    n, hop, n_fft = x.shape[-1], settings.hop_length, settings.n_fft
-    n_frames = frames_for(n, hop)
-    out = x.new_zeros(x.shape[0], settings.n_mels, n_frames)
-    if n_frames == 0:
-        return out.reshape(*lead, settings.n_mels, 0)
-    # Zero-pad so that frame t covers padded[t*hop : t*hop + n_fft] (centred on sample t*hop).
-    right = (n_frames - 1) * hop + n_fft - (n + n_fft // 2)
-    padded = torch.nn.functional.pad(x, (n_fft // 2, max(0, right)))
-    for f0 in range(0, n_frames, _STFT_BLOCK_FRAMES):
-        f1 = min(n_frames, f0 + _STFT_BLOCK_FRAMES)
-        out[:, :, f0:f1] = mel_frames(padded[:, f0 * hop : (f1 - 1) * hop + n_fft], settings)
-    return out.reshape(*lead, settings.n_mels, n_frames)
-
-
 def mel_frames(segment: Tensor, settings: MelSettings) -> Tensor:
     """``log1p(mel power)`` of the frames that fit in ``segment [B, S]`` from its start (no
     centring or padding): ``[B, n_mels, 1 + (S - n_fft) // hop]``."""
@@ -203,51 +179,79 @@ def audio_to_mel(audio: np.ndarray, settings: MelSettings = MelSettings()) -> np
     return audio_to_mel_torch(x, settings).numpy()
 
 
-def _mel_frames(segment: np.ndarray, settings: MelSettings) -> np.ndarray:
-    """Log-mel of consecutive frames from a segment starting at a frame's window start."""
+def audio_to_mel_torch(audio: Tensor, settings: MelSettings = MelSettings()) -> Tensor:
+    """``log1p(mel power)`` of ``audio [..., samples]`` -> ``[..., n_mels, ceil(samples / hop)]``.
+
+    Frames are centred on ``t * hop_length`` with zero padding (:func:`centred_mel_blocks`);
+    long signals are transformed in blocks so that a 10 min file does not materialise its
+    full STFT.
+    """
+    lead = audio.shape[:-1]
+    x = audio.reshape(-1, audio.shape[-1]).float()  # [B, N]
+    parts = list(centred_mel_blocks([x], x.shape[-1], settings))
+    if not parts:
+        return x.new_zeros(*lead, settings.n_mels, 0)
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(segment, dtype=np.float32))[None]  # [1, S]
-    return mel_frames(x, settings)[0].numpy()  # [n_mels, f]
+    return torch.cat(parts, dim=-1).reshape(*lead, settings.n_mels, -1)
+
+
+def centred_mel_blocks(
+    blocks: Iterable[Tensor], num_samples: int, settings: MelSettings
+) -> Iterator[Tensor]:
+    """The framing rule, once: log-mel blocks ``[B, n_mels, f]`` of a signal given as sample
+    blocks ``[B, s]`` (``num_samples`` in all).
+
+    Frame ``t`` is the window of absolute samples ``[t*hop - n_fft//2, t*hop - n_fft//2 +
+    n_fft)``, i.e. centred on ``t * hop`` with zero padding outside the signal; there are
+    ``frames_for(num_samples)`` frames, transformed at most ``MEL_BLOCK_FRAMES`` per STFT call
+    and emitted as soon as their samples have arrived (only a window's worth is buffered).
+    """
+    import torch
+
+    hop, n_fft = settings.hop_length, settings.n_fft
+    half = n_fft // 2
+    total = frames_for(num_samples, hop)
+    buf: Tensor | None = None  # samples from absolute index buf_start (starts with half zeros)
+    buf_start = -half
+    next_frame = 0
+
+    def ready(avail_end: int) -> int:
+        return min(total, max(0, (avail_end - n_fft + half) // hop + 1))
+
+    def emit(buf: Tensor, last: int) -> Iterator[Tensor]:
+        nonlocal next_frame
+        while next_frame < last:
+            f1 = min(last, next_frame + MEL_BLOCK_FRAMES)
+            lo = next_frame * hop - half - buf_start
+            hi = (f1 - 1) * hop + n_fft - half - buf_start
+            yield mel_frames(buf[:, lo:hi], settings)
+            next_frame = f1
+
+    for block in blocks:
+        if buf is None:
+            buf = block.new_zeros(block.shape[0], half)
+        buf = torch.cat([buf, block.to(buf.dtype)], dim=1)
+        yield from emit(buf, ready(buf_start + buf.shape[1]))
+        drop = next_frame * hop - half - buf_start
+        if drop > 0:
+            buf, buf_start = buf[:, drop:], buf_start + drop
+    if buf is None:
+        buf = torch.zeros(1, half)
+    need = (total - 1) * hop - half + n_fft  # absolute end of the last frame's window
+    pad = need - (buf_start + buf.shape[1])
+    if pad > 0:
+        buf = torch.nn.functional.pad(buf, (0, pad))
+    yield from emit(buf, total)
 
 
 def stream_mel(
     blocks: Iterable[np.ndarray], num_samples: int, settings: MelSettings
 ) -> Iterator[np.ndarray]:
-    """Log-mel blocks ``[n_mels, f]`` of a signal given as sample blocks.
+    """Log-mel blocks ``[n_mels, f]`` of a mono signal given as numpy sample blocks; they
+    concatenate to ``audio_to_mel(whole_signal)`` (:func:`centred_mel_blocks`)."""
+    import torch
 
-    Frame ``t`` is centred on sample ``t * hop`` with zero padding outside the signal; the blocks
-    concatenate to ``audio_to_mel(whole_signal)`` (``frames_for(num_samples)`` frames).
-    """
-    hop, n_fft = settings.hop_length, settings.n_fft
-    half = n_fft // 2
-    total = frames_for(num_samples, hop)
-    buf = np.zeros(half, np.float32)  # samples from absolute index buf_start
-    buf_start = -half
-    next_frame = 0
-    max_frames = 4096  # frames per STFT call
-
-    def ready(avail_end: int) -> int:
-        # frame t needs absolute samples [t*hop - half, t*hop - half + n_fft)
-        return min(total, max(0, (avail_end - n_fft + half) // hop + 1))
-
-    def emit(last: int) -> Iterator[np.ndarray]:
-        nonlocal next_frame
-        while next_frame < last:
-            f1 = min(last, next_frame + max_frames)
-            lo = next_frame * hop - half - buf_start
-            hi = (f1 - 1) * hop + n_fft - half - buf_start
-            yield _mel_frames(buf[lo:hi], settings)
-            next_frame = f1
-
-    for block in blocks:
-        buf = np.concatenate([buf, np.asarray(block, np.float32)])
-        yield from emit(ready(buf_start + buf.shape[0]))
-        drop = next_frame * hop - half - buf_start
-        if drop > 0:
-            buf, buf_start = buf[drop:], buf_start + drop
-    need = (total - 1) * hop - half + n_fft  # absolute end of the last frame's window
-    pad = need - (buf_start + buf.shape[0])
-    if pad > 0:
-        buf = np.concatenate([buf, np.zeros(pad, np.float32)])
-    yield from emit(total)
+    tensors = (torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32))[None] for b in blocks)
+    for mel in centred_mel_blocks(tensors, num_samples, settings):
+        yield mel[0].numpy()
