@@ -75,6 +75,7 @@ def _mel_to_audio(
     return y
 
 
+@torch_threads(1)  # as mel_to_audio: small transforms that compete for the cores
 def griffin_lim(
     mel: Tensor,
     settings: MelSettings,
@@ -88,7 +89,7 @@ def griffin_lim(
     least squares (pseudo-inverse start, multiplicative updates), and the phase is estimated with
     ``n_iter`` iterations of fast Griffin-Lim (momentum 0.99) from random angles (``seed``), whose
     first frames are replaced by ``init_angles`` when given (block-wise streaming continues the
-    previous block's phase this way). Runs in the caller's torch thread settings.
+    previous block's phase this way). Runs with one torch intra-op thread.
     """
     n_fft, hop = settings.n_fft, settings.hop_length
     m = mel.float().contiguous()
@@ -142,23 +143,6 @@ def chunks_to_audio(
         raise ValueError(f"chunks must be [N, 1, n_mels, T], got {tuple(c.shape)}")
     mel = c.permute(1, 0, 2).reshape(c.shape[1], -1)  # [n_mels, N * T]
     return mel_to_audio(mel, settings, n_iter=n_iter)
-
-
-def _griffin_lim_one_thread(
-    mel: torch.Tensor,
-    settings: MelSettings,
-    n_iter: int,
-    seed: int = 0,
-    init_angles: torch.Tensor | None = None,
-) -> tuple[np.ndarray, torch.Tensor]:
-    """``mel_to_audio`` with a phase start: ``(audio [T*hop], angles [n_freqs, T+1])``.
-
-    Identical to :func:`mel_to_audio` when ``init_angles`` is None; otherwise
-    the first ``init_angles.shape[1]`` frames start from the given unit phasors (continuity
-    with the previous block).
-    """
-    with torch_threads(1):  # as mel_to_audio: small transforms competing for cores
-        return griffin_lim(mel, settings, n_iter, seed, init_angles)
 
 
 class StreamingGriffinLim:
@@ -235,9 +219,7 @@ class StreamingGriffinLim:
         if self.prev_angles is not None:
             init = self.prev_angles[:, a - self.prev_a :]
             init = init[:, : max(0, min(init.shape[1] - 1, b - a))]  # drop the repeated frame
-        y, angles = _griffin_lim_one_thread(
-            mel, self.settings, self.n_iter, self.seed + self.k, init
-        )
+        y, angles = griffin_lim(mel, self.settings, self.n_iter, self.seed + self.k, init)
         out: list[np.ndarray] = []
         if self.tail.size:
             n = min(self.tail.shape[0], y.shape[0])
