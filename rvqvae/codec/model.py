@@ -38,15 +38,7 @@ def weights_sha256(module: nn.Module) -> str:
 
 def mel_settings_from_config(config: dict[str, Any]) -> MelSettings:
     """The training run's :class:`MelSettings` (from the resolved config's ``dataset`` node)."""
-    ds = config.get("dataset", {})
-    return MelSettings(
-        sample_rate=int(ds.get("sample_rate", 48000)),
-        n_fft=int(ds.get("n_fft", 2048)),
-        hop_length=int(ds.get("hop_length", 512)),
-        n_mels=int(ds.get("n_mels", 128)),
-        fmin=float(ds.get("fmin", 0.0)),
-        fmax=None if ds.get("fmax") is None else float(ds["fmax"]),
-    )
+    return MelSettings.from_config(config.get("dataset", {}))
 
 
 @dataclass

@@ -137,14 +137,9 @@ class MelDataModule(L.LightningDataModule):
             raise ValueError(f"max_files must be >= 1 or None, got {max_files}")
         self.path = path
         self.synth = dict(synth) if synth else None
-        self.settings = MelSettings(
-            sample_rate=int(sample_rate),
-            n_fft=int(n_fft),
-            hop_length=int(hop_length),
-            n_mels=int(n_mels),
-            fmin=float(fmin),
-            fmax=None if fmax is None else float(fmax),
-        )
+        mel = {"sample_rate": sample_rate, "n_fft": n_fft, "hop_length": hop_length}
+        mel |= {"n_mels": n_mels, "fmin": fmin, "fmax": fmax}
+        self.settings = MelSettings.from_config(mel)
         self.normalize_peak = bool(normalize_peak)
         self.chunk_duration_s = float(chunk_duration_s)
         self.chunk_hop_s = None if chunk_hop_s is None else float(chunk_hop_s)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,6 +57,25 @@ class MelSettings:
             )
         if self.power <= 0:
             raise ValueError(f"power must be > 0, got {self.power}")
+
+    @classmethod
+    def from_config(cls, dataset: Mapping[str, Any]) -> MelSettings:
+        """Settings from a dataset config node (``sample_rate``, ``n_fft``, ``hop_length``,
+        ``n_mels``, ``fmin``, ``fmax``; absent keys take the defaults).
+
+        Raises:
+            ValueError: a value is not a number or out of range (one line naming the key).
+        """
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            value = dataset.get(f.name)
+            if value is None or f.name == "power":
+                continue
+            try:
+                kwargs[f.name] = int(value) if f.type == "int" else float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"dataset.{f.name} must be a number, got {value!r}") from None
+        return cls(**kwargs)
 
     @property
     def f_max(self) -> float:
