@@ -27,7 +27,6 @@ import json
 import math
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +38,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from rvqvae.data.augment import AugmentConfig, ChunkBatcher
 from rvqvae.data.cache import FeatureCache, default_cache_dir
-from rvqvae.data.chunks import FileFeatures, chunk_hop_frames, chunk_starts
+from rvqvae.data.chunks import FileFeatures, chunk_hop_frames
 from rvqvae.data.discovery import DatasetError, count_audio_files, discover_audio_files
-from rvqvae.data.io import BadAudioFile
+from rvqvae.data.loading import DatasetWarning, load_chunk_starts, warn_skipped
 from rvqvae.data.mel import MelSettings
 from rvqvae.data.synth import generate_synth_dataset, synth_params
-
-LOAD_THREADS = max(1, min(4, os.cpu_count() or 1))
-
-
-class DatasetWarning(UserWarning):
-    """A file was skipped or the dataset is too small for a normal split."""
 
 
 def count_usable_files(path: str | os.PathLike[str]) -> int:
@@ -210,36 +203,15 @@ class MelDataModule(L.LightningDataModule):
             candidates = candidates[: self.max_files]
         cache = FeatureCache(self.cache_dir, self.settings, self.normalize_peak)
 
-        def load_one(f: Path) -> tuple[Path, FileFeatures, np.ndarray] | tuple[Path, str]:
-            try:
-                feats = cache.get(f)
-                starts = chunk_starts(
-                    feats, self.chunk_frames, self.hop_frames, self.silence_threshold_db, f
-                )
-            except BadAudioFile as err:
-                return f, err.reason
-            return f, feats, starts
-
-        # Cache misses decode in LOAD_THREADS threads, each with single-threaded torch ops:
-        # per-file STFTs are small, and 1 intra-op thread per file is several times faster
-        # than 2 when another process competes for the cores.
-        threads = torch.get_num_threads()  # set_num_threads is process-wide: restore it
-        try:
-            with ThreadPoolExecutor(
-                LOAD_THREADS, initializer=torch.set_num_threads, initargs=(1,)
-            ) as ex:
-                results = list(ex.map(load_one, candidates))
-        finally:
-            torch.set_num_threads(threads)
-        usable = [r for r in results if len(r) == 3]
-        bad = [r for r in results if len(r) == 2]
+        usable, bad = load_chunk_starts(
+            candidates, cache, self.chunk_frames, self.hop_frames, self.silence_threshold_db
+        )
         self.cache_stats = dict(cache.stats)
         self.bad_files = bad
         if bad and self.on_bad_file == "error":
             listing = "; ".join(f"{p}: {r}" for p, r in bad)
             raise DatasetError(f"{len(bad)} bad audio file(s) in {root}: {listing}")
-        for p, reason in bad:
-            warnings.warn(f"skipping {p}: {reason}", DatasetWarning, stacklevel=3)
+        warn_skipped(bad, stacklevel=3)
         if not usable:
             raise DatasetError(
                 f"dataset folder {root} has no decodable audio: all {len(candidates)} audio "

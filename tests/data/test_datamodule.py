@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from rvqvae.data.chunks import file_to_chunks
-from rvqvae.data.datamodule import DatasetWarning, MelDataModule, count_usable_files
+from rvqvae.data.datamodule import MelDataModule, count_usable_files
 from rvqvae.data.discovery import DatasetError
+from rvqvae.data.loading import DatasetWarning
 from rvqvae.data.mel import MelSettings
 
 
