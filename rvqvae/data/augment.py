@@ -1,5 +1,12 @@
 """Training batches: the ``collate_fn`` that gathers chunk windows from the in-memory mels and
-augments them vectorised in the mel domain (offset, time stretch, pitch, gain, noise floor).
+augments them vectorised in the mel domain:
+
+* random window offset and time stretch (0.92-1.08), read with linear interpolation from the
+  file's *full* mel, so offsets show real neighbouring audio (never across files or into the
+  validation part of a time-split file);
+* pitch shift of up to +-1.5 mel bins (linear interpolation along the mel axis);
+* gain of +-6 dB and an additive noise floor 20-35 dB below the chunk's mean power, both applied
+  in the power domain (``expm1`` -> scale/add -> ``log1p``), so values stay >= 0.
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
 """Lightning datamodule: a folder of audio (or the synth set) -> in-memory log-mel chunks.
 
-Everything is decoded once (through :class:`~rvqvae.data.cache.FeatureCache`) and held in
-memory as float32 tensors, so a training step never waits on I/O. Datasets only yield integer
-indices; the ``collate_fn`` gathers a whole batch from the tensors and augments it vectorised
-in the mel domain:
-
-* random window offset and time stretch (0.92-1.08), read with linear interpolation from the
-  file's *full* mel, so offsets show real neighbouring audio (never across files or into the
-  validation part of a time-split file);
-* pitch shift of up to +-1.5 mel bins (linear interpolation along the mel axis);
-* gain of +-6 dB and an additive noise floor 20-35 dB below the chunk's mean power, both applied
-  in the power domain (``expm1`` -> scale/add -> ``log1p``), so values stay >= 0.
-
-Batches are plain tensors ``[B, 1, n_mels, chunk_frames]``. Validation is never augmented.
-
-Split: by file (deterministic for ``seed``); ``val = max(1, round(val_fraction * n_files))``,
-keeping at least one training file. A single file is split in time instead (the last
-``val_fraction`` of its chunks; training chunks never overlap them), and a single chunk is used
-for both training and validation. Both cases warn.
+Everything is decoded once (through :class:`~rvqvae.data.cache.FeatureCache`,
+:func:`~rvqvae.data.loading.load_chunk_starts`) and held in memory as float32 tensors, so a
+training step never waits on I/O. Datasets only yield integer indices; the ``collate_fn``
+(:class:`~rvqvae.data.augment.ChunkBatcher`) gathers a whole batch from the tensors and augments
+it vectorised in the mel domain. Batches are plain tensors ``[B, 1, n_mels, chunk_frames]``.
+Validation is never augmented. The train/validation split: :mod:`rvqvae.data.split`.
 """
 
 from __future__ import annotations
@@ -26,7 +14,6 @@ import hashlib
 import json
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +27,9 @@ from rvqvae.data.augment import AugmentConfig, ChunkBatcher
 from rvqvae.data.cache import FeatureCache, default_cache_dir
 from rvqvae.data.chunks import FileFeatures, chunk_hop_frames
 from rvqvae.data.discovery import DatasetError, count_audio_files, discover_audio_files
-from rvqvae.data.loading import DatasetWarning, load_chunk_starts, warn_skipped
+from rvqvae.data.loading import load_chunk_starts, warn_skipped
 from rvqvae.data.mel import MelSettings
+from rvqvae.data.split import split_train_val
 from rvqvae.data.synth import generate_synth_dataset, synth_params
 
 
@@ -222,48 +210,10 @@ class MelDataModule(L.LightningDataModule):
         self._loaded = True
 
     def _split(self, root: Path, usable: list[tuple[Path, FileFeatures, np.ndarray]]) -> None:
-        n = len(usable)
         c = self.chunk_frames
-        train_items: list[tuple[int, np.ndarray, int]] = []  # (file index, starts, read limit)
-        val_items: list[tuple[int, np.ndarray]] = []
-        if n == 1:
-            _, feats, starts = usable[0]
-            n_frames = feats.mel.shape[1]
-            if len(starts) == 1:
-                warnings.warn(
-                    f"dataset {root} has a single usable chunk: it is used for both training "
-                    "and validation (validation loss is not a held-out measure)",
-                    DatasetWarning,
-                    stacklevel=4,
-                )
-                train_items.append((0, starts, n_frames + c))
-                val_items.append((0, starts))
-            else:
-                n_val = min(len(starts) - 1, max(1, round(self.val_fraction * len(starts))))
-                split = int(starts[len(starts) - n_val])
-                train_starts = starts[starts + c <= split]
-                if len(train_starts) == 0:
-                    train_starts = starts[:1]
-                warnings.warn(
-                    f"dataset {root} has a single usable file: split in time, the last {n_val} "
-                    f"of {len(starts)} chunks are validation",
-                    DatasetWarning,
-                    stacklevel=4,
-                )
-                train_items.append((0, train_starts, split))
-                val_items.append((0, starts[starts >= split]))
-            self.train_files = self.val_files = [usable[0][0]]
-        else:
-            n_val = min(n - 1, max(1, round(self.val_fraction * n)))
-            perm = np.random.default_rng(self.seed).permutation(n)
-            val_set = set(perm[:n_val].tolist())
-            for i, (_, feats, starts) in enumerate(usable):
-                if i in val_set:
-                    val_items.append((i, starts))
-                else:
-                    train_items.append((i, starts, feats.mel.shape[1] + c))
-            self.val_files = [usable[i][0] for i, _ in val_items]
-            self.train_files = [usable[i][0] for i, _, _ in train_items]
+        train_items, val_items = split_train_val(usable, self.val_fraction, self.seed, c, root)
+        self.val_files = [usable[i][0] for i, _ in val_items]
+        self.train_files = [usable[i][0] for i, _, _ in train_items]
 
         # Training store: full mels of the training files, each followed by c zero frames.
         segments, starts_l, lo_l, max_l, end_l = [], [], [], [], []
