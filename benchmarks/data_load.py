@@ -33,7 +33,7 @@ FIRST_MEL = """
 import json, time
 t0 = time.perf_counter()
 import numpy as np
-from rvqvae.data.audio import audio_to_mel
+from rvqvae.data.mel import audio_to_mel
 t1 = time.perf_counter()
 audio_to_mel(np.zeros(48000, np.float32))
 t2 = time.perf_counter()
@@ -123,7 +123,7 @@ def main() -> None:
     first = _run(FIRST_MEL)
     print(
         f"first mel call in a fresh process: {first['first_s'] * 1e3:.0f} ms "
-        f"(import rvqvae.data.audio + numpy {first['import_s'] * 1e3:.0f} ms, torch imported "
+        f"(import rvqvae.data.mel + numpy {first['import_s'] * 1e3:.0f} ms, torch imported "
         f"lazily inside the first call; second call {first['second_s'] * 1e3:.1f} ms)"
     )
 

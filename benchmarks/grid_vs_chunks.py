@@ -49,7 +49,8 @@ def true_mel(codec: Any, path: Path) -> Any:
     """The whole-file log-mel ``[n_mels, F]`` the encoder sees (streaming reader + mel)."""
     import numpy as np
 
-    from rvqvae.codec.stream import AudioReader, stream_mel
+    from rvqvae.data.io import AudioReader
+    from rvqvae.data.mel import stream_mel
 
     reader = AudioReader(path, codec.settings.sample_rate, codec.normalize_peak)
     return np.concatenate(list(stream_mel(reader.blocks(), reader.num_samples, codec.settings)), 1)

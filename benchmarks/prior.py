@@ -178,7 +178,7 @@ def sampling_speed(
     """Cached ``generate`` over ``seconds`` of audio, and cached vs uncached over a few columns."""
     import torch
 
-    from rvqvae.data.audio import torch_threads
+    from rvqvae.data.vocoder import torch_threads
 
     s = prior.slots
     columns = max(1, round(seconds / column_s))
@@ -208,7 +208,7 @@ def sampling_speed(
 
 def full_generation(prior: Any, codec: Any) -> dict[str, float]:
     """``rvqvae.generate``'s default run (codes, one-pass decode, Griffin-Lim), no files."""
-    from rvqvae.data.audio import mel_to_audio
+    from rvqvae.data.vocoder import mel_to_audio
     from rvqvae.prior.evaluation import sample
     from rvqvae.prior.sampling import SamplingSettings
 

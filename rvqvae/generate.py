@@ -38,7 +38,8 @@ def encode_prompt(loaded: Any, path: str, seconds: float | None, total: float) -
     import torch
 
     from rvqvae.codec.grid import encode_grid
-    from rvqvae.data.audio import audio_to_mel, load_audio
+    from rvqvae.data.io import load_audio
+    from rvqvae.data.mel import audio_to_mel
     from rvqvae.models.vqvae import DOWNSAMPLE
 
     codec = loaded.codec

@@ -33,14 +33,14 @@ def file_count(path: str, *, _root_: Any = None) -> int:
     so the folder is walked once per composition, not once per interpolation that uses the
     count; ``OmegaConf.clear_cache(cfg)`` forgets it, and copies of the config carry it.
     """
-    from rvqvae.data import audio
+    from rvqvae.data import discovery
 
     memo = (
         OmegaConf.get_cache(_root_).setdefault(_FILE_COUNT_MEMO, {}) if _root_ is not None else {}
     )
     key = str(Path(str(path)).expanduser().resolve())
     if key not in memo:
-        memo[key] = audio.count_audio_files(path)
+        memo[key] = discovery.count_audio_files(path)
     return memo[key]
 
 

@@ -13,7 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 def one_line(exc: BaseException) -> str:
     """First line of an error message, prefixed with a short kind for unexpected errors."""
     from rvqvae.codec.format import CodecError
-    from rvqvae.data.audio import BadAudioFile, DatasetError
+    from rvqvae.data.discovery import DatasetError
+    from rvqvae.data.io import BadAudioFile
     from rvqvae.training.checkpoint import CheckpointError
 
     text = (str(exc).strip().splitlines() or [""])[0]

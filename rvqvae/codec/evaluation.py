@@ -1,7 +1,7 @@
 """Score a checkpoint on any folder of audio: ``eval.json`` figures.
 
 Data: every audio file under the folder goes through the training pipeline
-(:class:`~rvqvae.data.cache.FeatureCache` -> ``chunk_starts`` -> ``slice_chunks``) with the
+(:func:`~rvqvae.data.loading.load_chunk_starts`, as the datamodule, -> ``slice_chunks``) with the
 checkpoint's mel settings, **non-overlapping** chunks (hop = chunk), the same tail-padding and
 silence rules as training, and no augmentation.
 
@@ -35,7 +35,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +42,11 @@ import numpy as np
 import torch
 
 from rvqvae.codec.model import Codec
-from rvqvae.data.audio import (
-    BadAudioFile,
-    DatasetError,
-    chunk_starts,
-    discover_audio_files,
-    mel_to_audio,
-    slice_chunks,
-)
 from rvqvae.data.cache import FeatureCache
+from rvqvae.data.chunks import slice_chunks
+from rvqvae.data.discovery import DatasetError, discover_audio_files
+from rvqvae.data.loading import load_chunk_starts, warn_skipped
+from rvqvae.data.vocoder import mel_to_audio
 from rvqvae.timing import timed
 
 log = logging.getLogger(__name__)
@@ -84,17 +79,10 @@ def load_eval_chunks(
     cache = FeatureCache(cache_dir, codec.settings, codec.normalize_peak)
     c = codec.chunk_frames
     thr = codec.silence_threshold_db if silence_threshold_db is None else silence_threshold_db
-    parts, sources, bad = [], [], []
-    for f in files:
-        try:
-            feats = cache.get(f)
-            starts = chunk_starts(feats, c, c, thr, f)
-        except BadAudioFile as err:
-            warnings.warn(f"skipping {f}: {err.reason}", stacklevel=2)
-            bad.append((f, err.reason))
-            continue
-        parts.append(slice_chunks(feats.mel, starts, c))
-        sources += [(f, int(s)) for s in starts]
+    usable, bad = load_chunk_starts(files, cache, c, c, thr)
+    warn_skipped(bad)
+    parts = [slice_chunks(feats.mel, starts, c) for _, feats, starts in usable]
+    sources = [(f, int(s)) for f, _, starts in usable for s in starts]
     if not parts:
         raise DatasetError(f"dataset folder {path} has no usable audio chunks")
     return torch.from_numpy(np.concatenate(parts)), sources, bad

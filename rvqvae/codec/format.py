@@ -84,7 +84,7 @@ from rvqvae.codec.spec import (  # re-exported: the codec's errors and the forma
     CodesFormatError,
     validate_arrays,
 )
-from rvqvae.data.audio import MelSettings
+from rvqvae.data.mel import MelSettings
 
 SUFFIX = ".codes.npz"
 

@@ -33,8 +33,8 @@ from torch import Tensor
 
 from rvqvae.codec.format import CodecError, CodesFile, codes_dtype
 from rvqvae.codec.model import Codec
-from rvqvae.codec.stream import DEFAULT_BLOCK_SAMPLES, AudioReader, stream_mel
-from rvqvae.data.audio import frames_for
+from rvqvae.data.io import DEFAULT_BLOCK_SAMPLES, AudioReader
+from rvqvae.data.mel import frames_for, stream_mel
 from rvqvae.models.vqvae import DOWNSAMPLE, ConvVQVAE, latent_shape
 
 MARGIN_COLUMNS = 2  # context columns on each side of a block (receptive field < 2 columns)

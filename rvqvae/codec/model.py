@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from rvqvae.codec.format import CodecError, CodesFile
-from rvqvae.data.audio import MelSettings
+from rvqvae.data.mel import MelSettings
 from rvqvae.models.vqvae import ConvVQVAE, code_positions, latent_shape
 from rvqvae.training.checkpoint import (
     CheckpointError,
@@ -43,15 +43,7 @@ def weights_sha256(module: nn.Module) -> str:
 
 def mel_settings_from_config(config: dict[str, Any]) -> MelSettings:
     """The training run's :class:`MelSettings` (from the resolved config's ``dataset`` node)."""
-    ds = config.get("dataset", {})
-    return MelSettings(
-        sample_rate=int(ds.get("sample_rate", 48000)),
-        n_fft=int(ds.get("n_fft", 2048)),
-        hop_length=int(ds.get("hop_length", 512)),
-        n_mels=int(ds.get("n_mels", 128)),
-        fmin=float(ds.get("fmin", 0.0)),
-        fmax=None if ds.get("fmax") is None else float(ds["fmax"]),
-    )
+    return MelSettings.from_config(config.get("dataset", {}))
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Audio -> codes files -> mel + audio, streaming in bounded memory.
 
-Encode: :class:`~rvqvae.codec.stream.AudioReader` blocks -> streaming log-mel -> overlapping
+Encode: :class:`~rvqvae.data.io.AudioReader` blocks -> streaming log-mel -> overlapping
 chunks (hop = ``(1 - overlap) * chunk_frames``) -> model in batches -> indices (layout
 ``"chunks"``), or the whole mel -> one code grid (layout ``"grid"``, :mod:`rvqvae.codec.grid`).
 Decode: indices in batches -> chunk mels -> sin^2 overlap-add (weights sum to one), or the grid
@@ -31,15 +31,11 @@ from rvqvae.codec.format import (
 from rvqvae.codec.grid import decode_grid_file, encode_grid_file
 from rvqvae.codec.model import Codec
 from rvqvae.codec.png import save_mel_png
-from rvqvae.codec.stream import (
-    DEFAULT_BLOCK_SAMPLES,
-    AudioReader,
-    MelStitcher,
-    StreamingGriffinLim,
-    stream_chunks,
-    stream_mel,
-)
-from rvqvae.data.audio import BadAudioFile, discover_audio_files, frames_for
+from rvqvae.data.chunks import MelStitcher, stream_chunks
+from rvqvae.data.discovery import discover_audio_files
+from rvqvae.data.io import DEFAULT_BLOCK_SAMPLES, AudioReader, BadAudioFile
+from rvqvae.data.mel import frames_for, stream_mel
+from rvqvae.data.vocoder import StreamingGriffinLim
 
 log = logging.getLogger(__name__)
 

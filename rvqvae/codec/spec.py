@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rvqvae.data.audio import frames_for
+from rvqvae.data.mel import frames_for
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)

@@ -27,8 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from rvqvae.atomic import atomic_write_bytes, remove_stale_temp_files
-from rvqvae.data import audio as audio_mod
-from rvqvae.data.audio import BadAudioFile, FileFeatures, MelSettings
+from rvqvae.data import chunks
+from rvqvae.data.chunks import FileFeatures
+from rvqvae.data.io import PEAK_TARGET, SILENT_PEAK_DB, BadAudioFile
+from rvqvae.data.mel import MelSettings
 
 CACHE_VERSION = 1
 CACHE_ENV = "RVQVAE_CACHE_DIR"
@@ -63,8 +65,8 @@ class FeatureCache:
             "version": CACHE_VERSION,
             "settings": settings.to_dict(),
             "normalize_peak": self.normalize_peak,
-            "peak_target": audio_mod.PEAK_TARGET,
-            "silent_peak_db": audio_mod.SILENT_PEAK_DB,
+            "peak_target": PEAK_TARGET,
+            "silent_peak_db": SILENT_PEAK_DB,
         }
         self._params = json.dumps(params, sort_keys=True)
 
@@ -143,7 +145,7 @@ class FeatureCache:
         atomic_write_bytes(entry, buf.getvalue())
 
     def get(self, path: str | os.PathLike[str]) -> FileFeatures:
-        """Features of ``path``, decoding (via ``audio.analyse_file``) only on a cache miss.
+        """Features of ``path``, decoding (via ``chunks.analyse_file``) only on a cache miss.
 
         Raises:
             BadAudioFile: the file is unusable (also when that verdict comes from the cache).
@@ -162,7 +164,7 @@ class FeatureCache:
             return cached
         self._count("misses")
         try:
-            value: FileFeatures | BadAudioFile = audio_mod.analyse_file(
+            value: FileFeatures | BadAudioFile = chunks.analyse_file(
                 path, self.settings, self.normalize_peak
             )
         except BadAudioFile as err:

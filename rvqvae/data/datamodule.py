@@ -1,23 +1,11 @@
 """Lightning datamodule: a folder of audio (or the synth set) -> in-memory log-mel chunks.
 
-Everything is decoded once (through :class:`~rvqvae.data.cache.FeatureCache`) and held in
-memory as float32 tensors, so a training step never waits on I/O. Datasets only yield integer
-indices; the ``collate_fn`` gathers a whole batch from the tensors and augments it vectorised
-in the mel domain:
-
-* random window offset and time stretch (0.92-1.08), read with linear interpolation from the
-  file's *full* mel, so offsets show real neighbouring audio (never across files or into the
-  validation part of a time-split file);
-* pitch shift of up to +-1.5 mel bins (linear interpolation along the mel axis);
-* gain of +-6 dB and an additive noise floor 20-35 dB below the chunk's mean power, both applied
-  in the power domain (``expm1`` -> scale/add -> ``log1p``), so values stay >= 0.
-
-Batches are plain tensors ``[B, 1, n_mels, chunk_frames]``. Validation is never augmented.
-
-Split: by file (deterministic for ``seed``); ``val = max(1, round(val_fraction * n_files))``,
-keeping at least one training file. A single file is split in time instead (the last
-``val_fraction`` of its chunks; training chunks never overlap them), and a single chunk is used
-for both training and validation. Both cases warn.
+Everything is decoded once (through :class:`~rvqvae.data.cache.FeatureCache`,
+:func:`~rvqvae.data.loading.load_chunk_starts`) and held in memory as float32 tensors, so a
+training step never waits on I/O. Datasets only yield integer indices; the ``collate_fn``
+(:class:`~rvqvae.data.augment.ChunkBatcher`) gathers a whole batch from the tensors and augments
+it vectorised in the mel domain. Batches are plain tensors ``[B, 1, n_mels, chunk_frames]``.
+Validation is never augmented. The train/validation split: :mod:`rvqvae.data.split`.
 """
 
 from __future__ import annotations
@@ -26,9 +14,6 @@ import hashlib
 import json
 import math
 import os
-import warnings
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +21,16 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset
 
-from rvqvae.data.audio import (
-    BadAudioFile,
-    DatasetError,
-    FileFeatures,
-    MelSettings,
-    chunk_hop_frames,
-    chunk_starts,
-    count_audio_files,
-    discover_audio_files,
-)
+from rvqvae.data.augment import AugmentConfig, ChunkBatcher
 from rvqvae.data.cache import FeatureCache, default_cache_dir
+from rvqvae.data.chunks import FileFeatures, chunk_hop_frames
+from rvqvae.data.discovery import DatasetError, count_audio_files, discover_audio_files
+from rvqvae.data.loading import load_chunk_starts, warn_skipped
+from rvqvae.data.mel import MelSettings
+from rvqvae.data.split import split_train_val
 from rvqvae.data.synth import generate_synth_dataset, synth_params
-
-LOAD_THREADS = max(1, min(4, os.cpu_count() or 1))
-
-
-class DatasetWarning(UserWarning):
-    """A file was skipped or the dataset is too small for a normal split."""
 
 
 def count_usable_files(path: str | os.PathLike[str]) -> int:
@@ -74,127 +49,6 @@ class _IndexDataset(Dataset):
 
     def __getitem__(self, i: int) -> int:
         return i
-
-
-@dataclass
-class AugmentConfig:
-    """Ranges of the mel-domain augmentations (probabilities are per chunk)."""
-
-    max_offset_frames: int = 47  # random window offset, +- frames
-    stretch: float = 0.08  # time stretch factor in [1 - stretch, 1 + stretch]
-    p_stretch: float = 0.5
-    pitch_bins: float = 1.5  # pitch shift, +- mel bins
-    p_pitch: float = 0.5
-    gain_db: float = 6.0  # gain, +- dB
-    p_gain: float = 0.8
-    noise_db: tuple[float, float] = (-35.0, -20.0)  # noise floor relative to the chunk power
-    p_noise: float = 0.3
-
-
-class ChunkBatcher:
-    """``collate_fn`` mapping a list of indices to a (possibly augmented) batch.
-
-    Chunk ``k`` is the window of ``chunk_frames`` frames starting at ``starts[k]`` in ``store``
-    (``[n_mels, S]``, the concatenated full mels of the files with zero gaps). An augmented
-    window may start anywhere in ``[lo[k], max_start[k]]`` and reads frames below
-    ``read_end[k]`` only (frames past it repeat the last readable one).
-    """
-
-    def __init__(
-        self,
-        store: Tensor,
-        starts: Tensor,
-        lo: Tensor,
-        max_start: Tensor,
-        read_end: Tensor,
-        chunk_frames: int,
-        augment: bool,
-        seed: int,
-        config: AugmentConfig | None = None,
-    ) -> None:
-        self.store = store  # [n_mels, S]
-        self.starts, self.lo, self.max_start, self.read_end = starts, lo, max_start, read_end
-        self.chunk_frames = chunk_frames
-        self.augment = augment
-        self.config = config or AugmentConfig()
-        self.seed = seed
-        self.generator = torch.Generator().manual_seed(seed)
-        self._worker_seed: int | None = None
-        self.plain: Tensor | None = None  # precomputed un-augmented windows [N, 1, n_mels, T]
-
-    @property
-    def num_chunks(self) -> int:
-        return int(self.starts.shape[0])
-
-    def _gen(self) -> torch.Generator:
-        info = get_worker_info()
-        if info is not None and self._worker_seed != info.seed:
-            self._worker_seed = info.seed  # distinct per worker and epoch
-            self.generator.manual_seed(info.seed % (2**63))
-        return self.generator
-
-    def gather(
-        self, idx: Tensor, offset: Tensor | None = None, rate: Tensor | None = None
-    ) -> Tensor:
-        """Windows ``[B, 1, n_mels, T]`` for chunks ``idx``, optionally shifted/stretched."""
-        starts = self.starts[idx].double()  # [B]
-        t = torch.arange(self.chunk_frames, dtype=torch.float64)  # [T]
-        if offset is not None:
-            lo, hi = self.lo[idx].double(), self.max_start[idx].double()
-            starts = torch.minimum(torch.maximum(starts + offset, lo), torch.maximum(hi, starts))
-        pos = starts[:, None] + (t[None, :] if rate is None else t[None, :] * rate[:, None])
-        last = (self.read_end[idx] - 1).double()[:, None]  # [B, 1]
-        pos = torch.minimum(pos, last)
-        i0 = pos.floor()
-        frac = (pos - i0).float()  # [B, T]
-        i0 = i0.long()
-        i1 = torch.minimum(i0 + 1, last.long())
-        w0 = self.store[:, i0]  # [n_mels, B, T]
-        w1 = self.store[:, i1]
-        out = w0 + (w1 - w0) * frac
-        return out.permute(1, 0, 2).unsqueeze(1).contiguous()  # [B, 1, n_mels, T]
-
-    def augment_batch(self, idx: Tensor) -> Tensor:
-        """Augmented batch ``[B, 1, n_mels, T]`` for chunk indices ``idx`` ``[B]``."""
-        g, c = self._gen(), self.config
-        b = idx.shape[0]
-
-        def draw(p: float) -> Tensor:
-            return (torch.rand(b, generator=g) < p).float()
-
-        def uniform(lo: float, hi: float) -> Tensor:
-            return lo + (hi - lo) * torch.rand(b, generator=g)
-
-        offset = torch.randint(-c.max_offset_frames, c.max_offset_frames + 1, (b,), generator=g)
-        rate = 1.0 + draw(c.p_stretch) * uniform(-c.stretch, c.stretch)
-        x = self.gather(idx, offset.double(), rate.double())[:, 0]  # [B, M, T]
-
-        m = x.shape[1]
-        shift = draw(c.p_pitch) * uniform(-c.pitch_bins, c.pitch_bins)  # [B]
-        src = (torch.arange(m, dtype=torch.float32)[None, :] - shift[:, None]).clamp(0, m - 1)
-        i0 = src.floor().long()  # [B, M]
-        frac = (src - i0).unsqueeze(-1)  # [B, M, 1]
-        i1 = (i0 + 1).clamp(max=m - 1)
-        x0 = torch.gather(x, 1, i0.unsqueeze(-1).expand_as(x))
-        x1 = torch.gather(x, 1, i1.unsqueeze(-1).expand_as(x))
-        x = x0 + (x1 - x0) * frac
-
-        power = torch.expm1(x.clamp(min=0))  # [B, M, T]
-        gain_db = draw(c.p_gain) * uniform(-c.gain_db, c.gain_db)
-        power = power * (10.0 ** (gain_db / 10.0))[:, None, None]
-        noise_db = uniform(*c.noise_db)
-        level = power.mean(dim=(1, 2)) * 10.0 ** (noise_db / 10.0)  # [B]
-        noisy = (draw(c.p_noise) > 0).nonzero()[:, 0]
-        if noisy.numel():  # uniform [0, 2) noise: mean power = level
-            noise = 2.0 * torch.rand((noisy.numel(), *power.shape[1:]), generator=g)
-            power[noisy] += level[noisy, None, None] * noise
-        return torch.log1p(power).clamp(min=0).unsqueeze(1)
-
-    def __call__(self, indices: list[int]) -> Tensor:
-        idx = torch.as_tensor(indices, dtype=torch.long) % self.num_chunks
-        if self.augment:
-            return self.augment_batch(idx)
-        return self.plain[idx] if self.plain is not None else self.gather(idx)
 
 
 class _TensorBatcher:
@@ -220,7 +74,7 @@ class MelDataModule(L.LightningDataModule):
     ``"error"`` raises one :class:`DatasetError` listing every bad file. ``file_count`` (the
     config-time count) is only recorded as ``declared_file_count``. ``max_files`` keeps the
     first files in sorted path order. ``silence_threshold_db`` is an absolute RMS level in dBFS
-    measured after the optional peak normalisation (see ``audio.chunk_starts``).
+    measured after the optional peak normalisation (see ``chunks.chunk_starts``).
     """
 
     def __init__(
@@ -264,14 +118,9 @@ class MelDataModule(L.LightningDataModule):
             raise ValueError(f"max_files must be >= 1 or None, got {max_files}")
         self.path = path
         self.synth = dict(synth) if synth else None
-        self.settings = MelSettings(
-            sample_rate=int(sample_rate),
-            n_fft=int(n_fft),
-            hop_length=int(hop_length),
-            n_mels=int(n_mels),
-            fmin=float(fmin),
-            fmax=None if fmax is None else float(fmax),
-        )
+        mel = {"sample_rate": sample_rate, "n_fft": n_fft, "hop_length": hop_length}
+        mel |= {"n_mels": n_mels, "fmin": fmin, "fmax": fmax}
+        self.settings = MelSettings.from_config(mel)
         self.normalize_peak = bool(normalize_peak)
         self.chunk_duration_s = float(chunk_duration_s)
         self.chunk_hop_s = None if chunk_hop_s is None else float(chunk_hop_s)
@@ -342,36 +191,15 @@ class MelDataModule(L.LightningDataModule):
             candidates = candidates[: self.max_files]
         cache = FeatureCache(self.cache_dir, self.settings, self.normalize_peak)
 
-        def load_one(f: Path) -> tuple[Path, FileFeatures, np.ndarray] | tuple[Path, str]:
-            try:
-                feats = cache.get(f)
-                starts = chunk_starts(
-                    feats, self.chunk_frames, self.hop_frames, self.silence_threshold_db, f
-                )
-            except BadAudioFile as err:
-                return f, err.reason
-            return f, feats, starts
-
-        # Cache misses decode in LOAD_THREADS threads, each with single-threaded torch ops:
-        # per-file STFTs are small, and 1 intra-op thread per file is several times faster
-        # than 2 when another process competes for the cores.
-        threads = torch.get_num_threads()  # set_num_threads is process-wide: restore it
-        try:
-            with ThreadPoolExecutor(
-                LOAD_THREADS, initializer=torch.set_num_threads, initargs=(1,)
-            ) as ex:
-                results = list(ex.map(load_one, candidates))
-        finally:
-            torch.set_num_threads(threads)
-        usable = [r for r in results if len(r) == 3]
-        bad = [r for r in results if len(r) == 2]
+        usable, bad = load_chunk_starts(
+            candidates, cache, self.chunk_frames, self.hop_frames, self.silence_threshold_db
+        )
         self.cache_stats = dict(cache.stats)
         self.bad_files = bad
         if bad and self.on_bad_file == "error":
             listing = "; ".join(f"{p}: {r}" for p, r in bad)
             raise DatasetError(f"{len(bad)} bad audio file(s) in {root}: {listing}")
-        for p, reason in bad:
-            warnings.warn(f"skipping {p}: {reason}", DatasetWarning, stacklevel=3)
+        warn_skipped(bad, stacklevel=3)
         if not usable:
             raise DatasetError(
                 f"dataset folder {root} has no decodable audio: all {len(candidates)} audio "
@@ -382,48 +210,10 @@ class MelDataModule(L.LightningDataModule):
         self._loaded = True
 
     def _split(self, root: Path, usable: list[tuple[Path, FileFeatures, np.ndarray]]) -> None:
-        n = len(usable)
         c = self.chunk_frames
-        train_items: list[tuple[int, np.ndarray, int]] = []  # (file index, starts, read limit)
-        val_items: list[tuple[int, np.ndarray]] = []
-        if n == 1:
-            _, feats, starts = usable[0]
-            n_frames = feats.mel.shape[1]
-            if len(starts) == 1:
-                warnings.warn(
-                    f"dataset {root} has a single usable chunk: it is used for both training "
-                    "and validation (validation loss is not a held-out measure)",
-                    DatasetWarning,
-                    stacklevel=4,
-                )
-                train_items.append((0, starts, n_frames + c))
-                val_items.append((0, starts))
-            else:
-                n_val = min(len(starts) - 1, max(1, round(self.val_fraction * len(starts))))
-                split = int(starts[len(starts) - n_val])
-                train_starts = starts[starts + c <= split]
-                if len(train_starts) == 0:
-                    train_starts = starts[:1]
-                warnings.warn(
-                    f"dataset {root} has a single usable file: split in time, the last {n_val} "
-                    f"of {len(starts)} chunks are validation",
-                    DatasetWarning,
-                    stacklevel=4,
-                )
-                train_items.append((0, train_starts, split))
-                val_items.append((0, starts[starts >= split]))
-            self.train_files = self.val_files = [usable[0][0]]
-        else:
-            n_val = min(n - 1, max(1, round(self.val_fraction * n)))
-            perm = np.random.default_rng(self.seed).permutation(n)
-            val_set = set(perm[:n_val].tolist())
-            for i, (_, feats, starts) in enumerate(usable):
-                if i in val_set:
-                    val_items.append((i, starts))
-                else:
-                    train_items.append((i, starts, feats.mel.shape[1] + c))
-            self.val_files = [usable[i][0] for i, _ in val_items]
-            self.train_files = [usable[i][0] for i, _, _ in train_items]
+        train_items, val_items = split_train_val(usable, self.val_fraction, self.seed, c, root)
+        self.val_files = [usable[i][0] for i, _ in val_items]
+        self.train_files = [usable[i][0] for i, _, _ in train_items]
 
         # Training store: full mels of the training files, each followed by c zero frames.
         segments, starts_l, lo_l, max_l, end_l = [], [], [], [], []

@@ -122,7 +122,7 @@ def augmented_grids(codec: Codec, mels: list[np.ndarray], copies: int, seed: int
     """Code grids of ``copies`` augmented versions of each whole mel ``[n_mels, F]``: the
     training augmentation of the RVQ-VAE (pitch shift, gain, noise floor; no time stretch, so
     the length stays), deterministic for ``seed``."""
-    from rvqvae.data.datamodule import AugmentConfig, ChunkBatcher
+    from rvqvae.data.augment import AugmentConfig, ChunkBatcher
 
     config = AugmentConfig(max_offset_frames=0, stretch=0.0, p_stretch=0.0)
     grids: list[Tensor] = []

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from rvqvae.codec.grid import decode_grid, grid_columns
 from rvqvae.codec.model import Codec
-from rvqvae.data.audio import torch_threads
+from rvqvae.data.vocoder import torch_threads
 from rvqvae.models.vqvae import DOWNSAMPLE
 from rvqvae.prior.metrics import (
     UnigramBaseline,

@@ -26,7 +26,7 @@ def write_sample(
     import soundfile as sf
 
     from rvqvae.codec.png import save_mel_png
-    from rvqvae.data.audio import mel_to_audio
+    from rvqvae.data.vocoder import mel_to_audio
 
     folder.mkdir(parents=True, exist_ok=True)
     s = codec.settings

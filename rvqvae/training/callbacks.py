@@ -168,7 +168,7 @@ class Previews(Callback):
             return None
         import soundfile as sf
 
-        from rvqvae.data.audio import mel_to_audio
+        from rvqvae.data.vocoder import mel_to_audio
 
         datamodule = trainer.datamodule
         chunks = datamodule.preview_chunks(self.num_chunks)

@@ -225,15 +225,10 @@ def _batch_mels(batch: Any) -> Tensor:
 
 def chunk_geometry(run_config: dict[str, Any]) -> tuple[int, int, float]:
     """``(n_mels, chunk_frames, chunk_duration_s)`` of the run's dataset settings."""
-    from rvqvae.data.audio import MelSettings
+    from rvqvae.data.mel import MelSettings
 
     dataset = run_config.get("dataset", {})
-    settings = MelSettings(
-        sample_rate=int(dataset.get("sample_rate", 48000)),
-        hop_length=int(dataset.get("hop_length", 512)),
-        n_fft=int(dataset.get("n_fft", 2048)),
-        n_mels=int(dataset.get("n_mels", 128)),
-    )
+    settings = MelSettings.from_config(dataset)
     duration = float(dataset.get("chunk_duration_s", 1.0))
     return settings.n_mels, settings.chunk_frames(duration), duration
 

@@ -10,7 +10,8 @@ import torch
 
 from rvqvae import load_model
 from rvqvae.codec.evaluation import spectral_metrics
-from rvqvae.data.audio import MelSettings, file_to_chunks
+from rvqvae.data.chunks import file_to_chunks
+from rvqvae.data.mel import MelSettings
 
 
 def test_evaluate_matches_independent_computation(trained, tmp_path) -> None:

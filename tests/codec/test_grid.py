@@ -25,7 +25,8 @@ from rvqvae.codec import (
 )
 from rvqvae.codec.format import FORMAT_VERSION
 from rvqvae.codec.grid import decode_grid_blocks
-from rvqvae.codec.stream import AudioReader, stream_mel
+from rvqvae.data.io import AudioReader
+from rvqvae.data.mel import stream_mel
 
 from .conftest import music, run_module
 

@@ -11,14 +11,10 @@ import soundfile as sf
 import torch
 
 from rvqvae.codec import decode_chunk_mels, decode_file, decode_to_mel, encode_file, save_codes
-from rvqvae.codec.stream import (
-    AudioReader,
-    MelStitcher,
-    StreamingGriffinLim,
-    chunk_plan,
-    stream_mel,
-)
-from rvqvae.data.audio import audio_to_mel, load_audio, mel_to_audio
+from rvqvae.data.chunks import MelStitcher, chunk_plan
+from rvqvae.data.io import AudioReader, load_audio
+from rvqvae.data.mel import audio_to_mel, stream_mel
+from rvqvae.data.vocoder import StreamingGriffinLim, mel_to_audio
 
 from .conftest import music
 
@@ -63,7 +59,7 @@ def test_one_chunk_file_decodes_to_model_reconstruction(codec, tmp_path) -> None
 
 def _levels_errors(codec, files: list[Path]) -> tuple[list[float], list[float]]:
     """(mel L1 of the stitched decode, RVQ embedding MSE) for levels 1..Q, summed over files."""
-    from rvqvae.data.audio import file_to_chunks
+    from rvqvae.data.chunks import file_to_chunks
 
     q = codec.model.num_quantizers
     mel_err = [0.0] * q
@@ -151,7 +147,7 @@ def test_stitching_weights_sum_to_one() -> None:
 
 
 def test_streaming_mel_equals_whole_file(tmp_path) -> None:
-    from rvqvae.data.audio import MelSettings
+    from rvqvae.data.mel import MelSettings
 
     settings = MelSettings()
     path = tmp_path / "a.wav"
@@ -175,7 +171,7 @@ def test_streaming_encode_equals_single_block(codec, tmp_path) -> None:
 
 
 def test_streaming_griffin_lim_blocks() -> None:
-    from rvqvae.data.audio import MelSettings
+    from rvqvae.data.mel import MelSettings
 
     settings = MelSettings()
     audio = music(2.5, seed=6)

@@ -13,22 +13,22 @@ import pytest
 import soundfile as sf
 import torch
 
-from rvqvae.data.audio import (
+from rvqvae.data.chunks import file_to_chunks
+from rvqvae.data.discovery import (
     AUDIO_EXTENSIONS,
-    BadAudioFile,
     DatasetError,
+    count_audio_files,
+    discover_audio_files,
+)
+from rvqvae.data.io import BadAudioFile, load_audio
+from rvqvae.data.mel import (
     MelSettings,
     audio_to_mel,
     audio_to_mel_torch,
-    chunks_to_audio,
-    count_audio_files,
-    discover_audio_files,
-    file_to_chunks,
     frames_for,
-    load_audio,
     mel_filterbank,
-    mel_to_audio,
 )
+from rvqvae.data.vocoder import chunks_to_audio, mel_to_audio
 
 # --------------------------------------------------------------------------------- discovery
 
@@ -49,7 +49,7 @@ def test_discover_recursive_sorted_filters_hidden_and_non_audio(tmp_path: Path, 
 
 def test_discover_is_cheap_and_torch_free() -> None:
     code = (
-        "import sys, rvqvae.data, rvqvae.data.audio as a; "
+        "import sys, rvqvae.data, rvqvae.data.discovery, rvqvae.data.io, rvqvae.data.mel; "
         "print('torch' in sys.modules, 'librosa' in sys.modules, 'lightning' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,16 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rvqvae.data.audio as audio_mod
+import rvqvae.data.chunks as audio_mod
 from rvqvae.data import cache as cache_mod
-from rvqvae.data.audio import BadAudioFile, MelSettings
 from rvqvae.data.cache import FeatureCache, default_cache_dir
 from rvqvae.data.datamodule import MelDataModule
+from rvqvae.data.io import BadAudioFile
+from rvqvae.data.mel import MelSettings
 
 
 @pytest.fixture
 def count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Record every call of the decode entry point ``rvqvae.data.audio.load_audio``."""
+    """Record every call of the decode entry point ``load_audio`` (as ``analyse_file`` sees it)."""
     calls: list[Path] = []
     real = audio_mod.load_audio
 

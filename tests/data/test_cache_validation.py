@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rvqvae.data.audio import MelSettings
 from rvqvae.data.cache import FeatureCache
 from rvqvae.data.datamodule import MelDataModule
+from rvqvae.data.mel import MelSettings
 
 
 def _rewrite(entry: Path, change: Callable[[dict[str, np.ndarray]], None]) -> None:

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from rvqvae.data.audio import DatasetError, MelSettings, file_to_chunks
-from rvqvae.data.datamodule import DatasetWarning, MelDataModule, count_usable_files
+from rvqvae.data.chunks import file_to_chunks
+from rvqvae.data.datamodule import MelDataModule, count_usable_files
+from rvqvae.data.discovery import DatasetError
+from rvqvae.data.loading import DatasetWarning
+from rvqvae.data.mel import MelSettings
 
 
 def _dm(root: Path, tmp_path: Path, **kwargs) -> MelDataModule:

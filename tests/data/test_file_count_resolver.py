@@ -10,22 +10,22 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 
 import rvqvae  # noqa: F401  (registers resolvers)
-from rvqvae.data import audio
+from rvqvae.data import discovery
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 @pytest.fixture
 def walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Folders counted by ``audio.count_audio_files`` (each call is one walk of the tree)."""
+    """Folders counted by ``discovery.count_audio_files`` (each call is one walk of the tree)."""
     calls: list[str] = []
-    real = audio.count_audio_files
+    real = discovery.count_audio_files
 
     def counting(path):
         calls.append(str(path))
         return real(path)
 
-    monkeypatch.setattr(audio, "count_audio_files", counting)
+    monkeypatch.setattr(discovery, "count_audio_files", counting)
     return calls
 
 

@@ -12,7 +12,8 @@ import pytest
 import soundfile as sf
 
 from rvqvae.data import synth
-from rvqvae.data.audio import MelSettings, audio_to_mel, count_audio_files
+from rvqvae.data.discovery import count_audio_files
+from rvqvae.data.mel import MelSettings, audio_to_mel
 from rvqvae.data.synth import generate_synth_dataset
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from rvqvae.data import cache as cache_mod
 from rvqvae.data import synth
-from rvqvae.data.audio import MelSettings
 from rvqvae.data.cache import FeatureCache, prune
+from rvqvae.data.mel import MelSettings
 from rvqvae.data.synth import generate_synth_dataset
 
 SMALL = {"num_files": 4, "seed": 2, "min_duration_s": 0.5, "max_duration_s": 1.0}

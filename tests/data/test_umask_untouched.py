@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rvqvae.data.audio import MelSettings
 from rvqvae.data.cache import FeatureCache
+from rvqvae.data.mel import MelSettings
 from rvqvae.data.synth import generate_synth_dataset
 
 

@@ -15,7 +15,8 @@ import torch
 
 from rvqvae.codec import load_codes
 from rvqvae.codec.grid import encode_grid
-from rvqvae.data.audio import audio_to_mel, load_audio
+from rvqvae.data.io import load_audio
+from rvqvae.data.mel import audio_to_mel
 from rvqvae.generate import GenerateError
 from rvqvae.generate import run as generate
 from rvqvae.prior.checkpoint import load_prior
