@@ -54,6 +54,20 @@ class ConsoleFilter(logging.Filter):
         return record.name.startswith(self.own_prefixes) and getattr(record, "console", True)
 
 
+class ConsoleFormatter(logging.Formatter):
+    """``[HH:MM:SS] message``; warnings and errors keep their level: ``[..] ERROR: message``."""
+
+    def __init__(self, datefmt: str = "%H:%M:%S") -> None:
+        super().__init__("[%(asctime)s] %(message)s", datefmt=datefmt)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.WARNING:
+            stamp, _, rest = text.partition("] ")
+            text = f"{stamp}] {record.levelname}: {rest}"
+        return text
+
+
 def _show_warning_as_log(
     message: Warning | str,
     category: type[Warning],

@@ -158,7 +158,7 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
     num_threads = job_num_threads(plain.get("num_threads"), hydra_cfg.get("launcher"))
     if num_threads:
         set_threads(num_threads)
-    log.info("torch threads: %d", torch.get_num_threads())
+    log.info("torch threads: %d", torch.get_num_threads(), extra={"console": False})
     L.seed_everything(plain["seed"], workers=True, verbose=False)
 
     dataset_cfg = {k: v for k, v in plain["dataset"].items() if k != "file_count"}
@@ -183,6 +183,7 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
             threshold,
             plain["dataset"]["batch_size"],
             ranks,
+            extra={"console": False},  # a detail for train.log
         )
     model_cfg["threshold_ema_dead_code"] = threshold
     check_launcher(hydra_cfg, is_distributed)
@@ -211,7 +212,7 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
 
     callbacks += [
         StartLine(),
-        OneLineProgressBar(),
+        *([OneLineProgressBar()] if trainer_cfg.get("enable_progress_bar", True) else []),
         metrics_cb,
         previews,
         *checkpoint_callbacks(
