@@ -75,6 +75,7 @@ from typing import Any
 
 import numpy as np
 
+from rvqvae.atomic import atomic_write_bytes
 from rvqvae.codec.spec import (  # re-exported: the codec's errors and the format's constants
     FORMAT_VERSION,
     LAYOUTS,
@@ -208,8 +209,6 @@ class CodesFile:
 
 def save_codes(codes_file: CodesFile, path: str | os.PathLike[str]) -> Path:
     """Validate and write ``codes_file`` to ``path`` atomically (``np.savez``, no pickle)."""
-    from rvqvae.data.cache import atomic_write_bytes
-
     arrays = codes_file.to_arrays()
     validate_arrays(arrays, str(path))
     buf = io.BytesIO()
