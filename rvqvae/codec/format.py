@@ -80,9 +80,11 @@ from rvqvae.codec.spec import (  # re-exported: the codec's errors and the forma
     FORMAT_VERSION,
     LAYOUTS,
     READABLE_VERSIONS,
+    REMEDY,
     REQUIRED_KEYS,
     CodecError,
     CodesFormatError,
+    check_decodable,
     validate_arrays,
 )
 from rvqvae.data.audio import MelSettings
@@ -98,6 +100,7 @@ __all__ = [
     "CodecError",
     "CodesFile",
     "CodesFormatError",
+    "check_decodable",
     "codes_dtype",
     "load_codes",
     "save_codes",
@@ -139,6 +142,7 @@ class CodesFile:
     format_version: int = FORMAT_VERSION  # as read; files are always written as FORMAT_VERSION
     layout: str = "chunks"
     generator: dict[str, Any] = field(default_factory=dict)
+    path: str = ""  # where it was read from (for messages; not stored in the file)
 
     @property
     def num_chunks(self) -> int:
@@ -228,14 +232,45 @@ def load_codes(path: str | os.PathLike[str]) -> CodesFile:
     p = Path(path)
     if not p.is_file():
         raise CodesFormatError(f"codes file not found: {p}")
+    _check_is_npz(p)
     try:
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CodesFormatError(f"{p}: not a readable codes file ({first})") from None
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
+            raise CodesFormatError(
+                f"{p}: not a readable codes file (it holds pickled object arrays, which are "
+                f"never loaded); {REMEDY}"
+            ) from None
+        raise CodesFormatError(
+            f"{p}: not a readable codes file ({_first(exc)}); {REMEDY}"
+        ) from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        raise CodesFormatError(
+            f"{p}: not a readable codes file ({_first(exc)}); {REMEDY}"
+        ) from None
     arrays = validate_arrays(arrays, str(p))
     return _from_arrays(arrays, str(p))
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _check_is_npz(p: Path) -> None:
+    """Refuse, in one line, a file that is not an ``.npz`` (zip) archive at all."""
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(6)
+    except OSError as exc:
+        raise CodesFormatError(f"{p}: cannot be read ({_first(exc)})") from None
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return
+    what = "empty" if not head else "a single .npy array" if head == b"\x93NUMPY" else None
+    raise CodesFormatError(
+        f"{p}: not a codes file: {what or 'not an .npz (zip) archive'}; give a .codes.npz "
+        "written by python -m rvqvae.encode (or rvqvae.generate)"
+    )
 
 
 def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
@@ -251,7 +286,7 @@ def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
             power=float(arrays["power"]),
         )
     except ValueError as exc:
-        raise CodesFormatError(f"{where}: invalid mel settings ({exc})") from None
+        raise CodesFormatError(f"{where}: invalid mel settings ({exc}); {REMEDY}") from None
     return CodesFile(
         codes=arrays["codes"],
         spatial_shape=arrays["spatial_shape"].astype(np.int64),
@@ -275,4 +310,5 @@ def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
         format_version=int(arrays["format_version"]),
         layout=str(arrays["layout"]),
         generator=json.loads(str(arrays["generator"])),
+        path=where,
     )

@@ -26,6 +26,7 @@ from rvqvae.codec.format import (
     SUFFIX,
     CodecError,
     CodesFile,
+    check_decodable,
     codes_dtype,
     load_codes,
     save_codes,
@@ -195,14 +196,8 @@ def encode_path(
 
 
 def _check_decodable(codec: Codec, codes: CodesFile, levels: int | None) -> None:
-    q = codes.codes.shape[2]
-    if levels is not None and not 1 <= int(levels) <= q:
-        raise CodecError(f"levels must be in [1, {q}] for these codes, got {levels!r}")
-    if q > codec.model.num_quantizers or codes.codebook_size > codec.model.codebook_size:
-        raise CodecError(
-            f"codes have {q} levels of {codes.codebook_size} codes; the checkpoint's model has "
-            f"{codec.model.num_quantizers} levels of {codec.model.codebook_size}"
-        )
+    model = codec.model
+    check_decodable(codes, codec.settings, model.num_quantizers, model.codebook_size, levels)
 
 
 def decode_chunk_mels(
