@@ -61,6 +61,12 @@ Layout ``"grid"``: the whole file as one time-continuous grid (:mod:`rvqvae.code
 ``num_frames``), so ``codes[0].reshape(rows, cols, Q)`` is the grid and a reader that only knows
 chunks decodes it correctly as one chunk. Decoding runs the decoder over the whole grid and
 crops to ``num_frames``.
+
+:func:`load_codes` refuses a file that is not an ``.npz``, and checks every field against the
+others (:func:`rvqvae.codec.spec.validate_arrays`): ``num_samples`` against the source length and
+rate, ``num_frames`` against ``num_samples``, the chunk plan or grid shape against both, levels
+and code range against ``num_quantizers`` / ``codebook_size`` (and those against
+``model_config``). Each failure is one :class:`CodesFormatError` line naming the file and field.
 """
 
 from __future__ import annotations
