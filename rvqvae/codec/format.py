@@ -61,6 +61,12 @@ Layout ``"grid"``: the whole file as one time-continuous grid (:mod:`rvqvae.code
 ``num_frames``), so ``codes[0].reshape(rows, cols, Q)`` is the grid and a reader that only knows
 chunks decodes it correctly as one chunk. Decoding runs the decoder over the whole grid and
 crops to ``num_frames``.
+
+:func:`load_codes` refuses a file that is not an ``.npz``, and checks every field against the
+others (:func:`rvqvae.codec.spec.validate_arrays`): ``num_samples`` against the source length and
+rate, ``num_frames`` against ``num_samples``, the chunk plan or grid shape against both, levels
+and code range against ``num_quantizers`` / ``codebook_size`` (and those against
+``model_config``). Each failure is one :class:`CodesFormatError` line naming the file and field.
 """
 
 from __future__ import annotations
@@ -75,13 +81,16 @@ from typing import Any
 
 import numpy as np
 
+from rvqvae.atomic import atomic_write_bytes
 from rvqvae.codec.spec import (  # re-exported: the codec's errors and the format's constants
     FORMAT_VERSION,
     LAYOUTS,
     READABLE_VERSIONS,
+    REMEDY,
     REQUIRED_KEYS,
     CodecError,
     CodesFormatError,
+    check_decodable,
     validate_arrays,
 )
 from rvqvae.data.mel import MelSettings
@@ -97,6 +106,7 @@ __all__ = [
     "CodecError",
     "CodesFile",
     "CodesFormatError",
+    "check_decodable",
     "codes_dtype",
     "load_codes",
     "save_codes",
@@ -138,6 +148,7 @@ class CodesFile:
     format_version: int = FORMAT_VERSION  # as read; files are always written as FORMAT_VERSION
     layout: str = "chunks"
     generator: dict[str, Any] = field(default_factory=dict)
+    path: str = ""  # where it was read from (for messages; not stored in the file)
 
     @property
     def num_chunks(self) -> int:
@@ -208,8 +219,6 @@ class CodesFile:
 
 def save_codes(codes_file: CodesFile, path: str | os.PathLike[str]) -> Path:
     """Validate and write ``codes_file`` to ``path`` atomically (``np.savez``, no pickle)."""
-    from rvqvae.atomic import atomic_write_bytes
-
     arrays = codes_file.to_arrays()
     validate_arrays(arrays, str(path))
     buf = io.BytesIO()
@@ -229,14 +238,45 @@ def load_codes(path: str | os.PathLike[str]) -> CodesFile:
     p = Path(path)
     if not p.is_file():
         raise CodesFormatError(f"codes file not found: {p}")
+    _check_is_npz(p)
     try:
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CodesFormatError(f"{p}: not a readable codes file ({first})") from None
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
+            raise CodesFormatError(
+                f"{p}: not a readable codes file (it holds pickled object arrays, which are "
+                f"never loaded); {REMEDY}"
+            ) from None
+        raise CodesFormatError(
+            f"{p}: not a readable codes file ({_first(exc)}); {REMEDY}"
+        ) from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        raise CodesFormatError(
+            f"{p}: not a readable codes file ({_first(exc)}); {REMEDY}"
+        ) from None
     arrays = validate_arrays(arrays, str(p))
     return _from_arrays(arrays, str(p))
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _check_is_npz(p: Path) -> None:
+    """Refuse, in one line, a file that is not an ``.npz`` (zip) archive at all."""
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(6)
+    except OSError as exc:
+        raise CodesFormatError(f"{p}: cannot be read ({_first(exc)})") from None
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return
+    what = "empty" if not head else "a single .npy array" if head == b"\x93NUMPY" else None
+    raise CodesFormatError(
+        f"{p}: not a codes file: {what or 'not an .npz (zip) archive'}; give a .codes.npz "
+        "written by python -m rvqvae.encode (or rvqvae.generate)"
+    )
 
 
 def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
@@ -252,7 +292,7 @@ def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
             power=float(arrays["power"]),
         )
     except ValueError as exc:
-        raise CodesFormatError(f"{where}: invalid mel settings ({exc})") from None
+        raise CodesFormatError(f"{where}: invalid mel settings ({exc}); {REMEDY}") from None
     return CodesFile(
         codes=arrays["codes"],
         spatial_shape=arrays["spatial_shape"].astype(np.int64),
@@ -276,4 +316,5 @@ def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
         format_version=int(arrays["format_version"]),
         layout=str(arrays["layout"]),
         generator=json.loads(str(arrays["generator"])),
+        path=where,
     )

@@ -168,14 +168,15 @@ class Codec:
                 if codes.model_config.get(k) != self.model_config.get(k)
             )
             problems.append(f"model config differs in {', '.join(diff) or 'key order'}")
-        if codes.settings.to_dict() | {"fmax": codes.settings.f_max} != (
-            self.settings.to_dict() | {"fmax": self.settings.f_max}
-        ):
-            problems.append("mel settings differ")
+        theirs = codes.settings.to_dict() | {"fmax": codes.settings.f_max}
+        ours = self.settings.to_dict() | {"fmax": self.settings.f_max}
+        if theirs != ours:
+            differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
+            problems.append(f"mel settings differ in {', '.join(differ)}")
         if problems and not allow_mismatch:
             where = f" {self.path}" if self.path else ""
             raise CodecMismatchError(
-                f"codes were made by a different model than checkpoint{where}: "
+                f"{codes.path or 'codes'}: made by a different model than checkpoint{where}: "
                 f"{'; '.join(problems)} (pass allow_mismatch=true to decode anyway)"
             )
         for p in problems:

@@ -14,23 +14,26 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from rvqvae.atomic import atomic_path
 from rvqvae.codec.format import (
     LAYOUTS,
     SUFFIX,
     CodecError,
     CodesFile,
+    check_decodable,
     codes_dtype,
     load_codes,
     save_codes,
 )
 from rvqvae.codec.grid import decode_grid_file, encode_grid_file
 from rvqvae.codec.model import Codec
-from rvqvae.codec.png import save_mel_png
+from rvqvae.codec.png import render_mel_png
 from rvqvae.data.chunks import MelStitcher, stream_chunks
 from rvqvae.data.discovery import discover_audio_files
 from rvqvae.data.io import DEFAULT_BLOCK_SAMPLES, AudioReader, BadAudioFile
@@ -189,14 +192,8 @@ def encode_path(
 
 
 def _check_decodable(codec: Codec, codes: CodesFile, levels: int | None) -> None:
-    q = codes.codes.shape[2]
-    if levels is not None and not 1 <= int(levels) <= q:
-        raise CodecError(f"levels must be in [1, {q}] for these codes, got {levels!r}")
-    if q > codec.model.num_quantizers or codes.codebook_size > codec.model.codebook_size:
-        raise CodecError(
-            f"codes have {q} levels of {codes.codebook_size} codes; the checkpoint's model has "
-            f"{codec.model.num_quantizers} levels of {codec.model.codebook_size}"
-        )
+    model = codec.model
+    check_decodable(codes, codec.settings, model.num_quantizers, model.codebook_size, levels)
 
 
 def decode_chunk_mels(
@@ -276,6 +273,7 @@ def decode_file(
 
     codes = load_codes(codes_path)
     codec.check_compatible(codes, allow_mismatch)
+    _check_decodable(codec, codes, levels)
     out = Path(output_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     if name is None:
@@ -283,45 +281,53 @@ def decode_file(
         name = base[: -len(SUFFIX)] if base.endswith(SUFFIX) else Path(base).stem
     s = codec.settings
     paths = {"mel_npy": out / f"{name}.mel.npy"}
-    mel_out = np.lib.format.open_memmap(
-        paths["mel_npy"], mode="w+", dtype=np.float32, shape=(s.n_mels, codes.num_frames)
-    )
-    gl = None
-    wav = None
     if write_audio:
-        frames_per_s = s.sample_rate / s.hop_length
-        gl = StreamingGriffinLim(
-            s,
-            codes.num_frames,
-            codes.num_samples,
-            griffin_lim_iters,
-            block_frames=max(1, round(griffin_lim_block_s * frames_per_s)),
-            overlap=max(1, round(griffin_lim_overlap_s * frames_per_s)),
-        )
         paths["wav"] = out / f"{name}.wav"
-        wav = sf.SoundFile(paths["wav"], "w", s.sample_rate, 1, subtype=wav_subtype)
-    scale = np.float32(1.0 / codes.peak_gain if restore_level and codes.peak_gain > 0 else 1.0)
-    try:
-        pos = 0
-        for block in decode_mel_blocks(codec, codes, levels, batch_size):
-            mel_out[:, pos : pos + block.shape[1]] = block
-            pos += block.shape[1]
-            if gl is not None and wav is not None:
-                for y in gl.push(block):
-                    wav.write(y * scale)
-        if gl is not None and wav is not None:
-            for y in gl.finish():
-                wav.write(y * scale)
-    finally:
-        if wav is not None:
-            wav.close()
-        mel_out.flush()
-    del mel_out
     if write_png:
         paths["mel_png"] = out / f"{name}.mel.png"
-        mel = np.load(paths["mel_npy"], mmap_mode="r")
-        lv = f", {levels} level(s)" if levels else ""
-        save_mel_png(mel, paths["mel_png"], s.hop_length / s.sample_rate, f"{name}{lv}")
+    # Every output goes to a temporary file beside its target; all of them replace the targets
+    # only once the whole item has been decoded (a failure leaves a previous decode intact).
+    with ExitStack() as stack:
+        tmp = {k: stack.enter_context(atomic_path(p)) for k, p in paths.items()}
+        mel_out = np.lib.format.open_memmap(
+            tmp["mel_npy"], mode="w+", dtype=np.float32, shape=(s.n_mels, codes.num_frames)
+        )
+        gl = None
+        wav = None
+        if write_audio:
+            frames_per_s = s.sample_rate / s.hop_length
+            gl = StreamingGriffinLim(
+                s,
+                codes.num_frames,
+                codes.num_samples,
+                griffin_lim_iters,
+                block_frames=max(1, round(griffin_lim_block_s * frames_per_s)),
+                overlap=max(1, round(griffin_lim_overlap_s * frames_per_s)),
+            )
+            wav = sf.SoundFile(tmp["wav"], "w", s.sample_rate, 1, subtype=wav_subtype, format="WAV")
+        gain = 1.0 / codes.peak_gain if restore_level and codes.peak_gain > 0 else 1.0
+        scale = np.float32(gain)
+        try:
+            pos = 0
+            for block in decode_mel_blocks(codec, codes, levels, batch_size):
+                mel_out[:, pos : pos + block.shape[1]] = block
+                pos += block.shape[1]
+                if gl is not None and wav is not None:
+                    for y in gl.push(block):
+                        wav.write(y * scale)
+            if gl is not None and wav is not None:
+                for y in gl.finish():
+                    wav.write(y * scale)
+        finally:
+            if wav is not None:
+                wav.close()
+            mel_out.flush()
+            del mel_out
+        if write_png:
+            mel = np.load(tmp["mel_npy"], mmap_mode="r")
+            lv = f", {levels} level(s)" if levels else ""
+            render_mel_png(mel, tmp["mel_png"], s.hop_length / s.sample_rate, f"{name}{lv}")
+            del mel
     return paths
 
 

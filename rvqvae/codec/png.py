@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
+from rvqvae.atomic import atomic_path
+
 PNG_MAX_COLUMNS = 2000
 
 
-def save_mel_png(mel: np.ndarray, path: Path, settings_hop_s: float, title: str = "") -> None:
-    """PNG of a (possibly memory-mapped) mel, averaged down to <= PNG_MAX_COLUMNS columns."""
+def save_mel_png(
+    mel: np.ndarray, path: str | os.PathLike[str], settings_hop_s: float, title: str = ""
+) -> Path:
+    """Write the PNG of :func:`render_mel_png` to ``path`` atomically; returns ``path``."""
+    with atomic_path(path) as tmp:
+        render_mel_png(mel, tmp, settings_hop_s, title)
+    return Path(path)
+
+
+def render_mel_png(
+    mel: np.ndarray, path: str | os.PathLike[str], settings_hop_s: float, title: str = ""
+) -> None:
+    """PNG of a (possibly memory-mapped) mel, averaged down to <= PNG_MAX_COLUMNS columns.
+
+    Writes ``path`` in place (PNG whatever its suffix); callers that need the file whole or not
+    at all use :func:`save_mel_png` or their own :func:`rvqvae.atomic.atomic_path`.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,11 +47,13 @@ def save_mel_png(mel: np.ndarray, path: Path, settings_hop_s: float, title: str 
     img = np.concatenate(cols, axis=1)
     duration = frames * settings_hop_s
     fig, ax = plt.subplots(figsize=(min(16.0, 4 + duration / 2), 4))
-    ax.imshow(img, origin="lower", aspect="auto", cmap="magma", extent=(0, duration, 0, n_mels))
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("mel bin")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        ax.imshow(img, origin="lower", aspect="auto", cmap="magma", extent=(0, duration, 0, n_mels))
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("mel bin")
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100, format="png")
+    finally:
+        plt.close(fig)

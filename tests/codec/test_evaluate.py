@@ -58,11 +58,14 @@ def test_evaluate_matches_independent_computation(trained, tmp_path) -> None:
             assert saved["levels"][str(k)]["mel_l1"] == pytest.approx(
                 float((rk - chunks).abs().mean()), rel=1e-4
             )
-    for level in range(3):  # codebook health from the codes themselves, not the model's helper
-        used = torch.unique(indices[..., level]).numel()
+    codes = indices.numpy().reshape(-1, 3)  # [chunks * positions, levels]
+    for level in range(3):  # codebook health by numpy from the codes, not the model's helper
+        counts = np.bincount(codes[:, level], minlength=64)
+        p = counts[counts > 0] / counts.sum()
         health = saved["codebook"][f"level_{level}"]
-        assert health["utilization"] == pytest.approx(used / 64)
-        assert health["dead_codes"] == 64 - used
+        assert health["utilization"] == pytest.approx(np.count_nonzero(counts) / 64)
+        assert health["dead_codes"] == int(np.sum(counts == 0))
+        assert health["perplexity"] == pytest.approx(np.exp(-np.sum(p * np.log(p))), rel=1e-4)
     assert saved["bitrate_bps"] == pytest.approx(48 * 3 * 6)
     assert saved["quantize_dropout"] is False
     assert [saved["levels"][k]["trained"] for k in ("1", "2", "3")] == [False, False, True]
