@@ -21,3 +21,19 @@ def _seed_torch():
 
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def fast_wandb_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One ``debug=fast`` run on 6 tones with ``logger=wandb`` offline, trained in-process on
+    the real composed config once per session and only read by the tests that share it
+    (training outputs, W&B modes, W&B Report keys, the DDP reference): ``{"run", "audio",
+    "summary"}``."""
+    from tests.helpers import WANDB_OFFLINE, train_here, write_tones
+
+    base = tmp_path_factory.mktemp("fast_wandb")
+    audio = write_tones(base / "audio", 6)
+    run_dir = base / "outputs" / "2024-05-03" / "08-00-00"
+    overrides = ["debug=fast", "dataset=folder", f"dataset.path={audio}", "logger=wandb"]
+    summary = train_here(overrides, run_dir, cache_dir=base / "cache", env=WANDB_OFFLINE)
+    return {"run": run_dir, "audio": audio, "summary": summary}

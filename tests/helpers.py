@@ -1,5 +1,5 @@
-"""Helpers shared by the test packages: tiny audio folders, subprocess runners, W&B offline
-run files."""
+"""Helpers shared by the test packages: tiny audio folders, in-process training on the real
+composed config, subprocess runners (for the CLIs, DDP and launchers), W&B offline run files."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,78 @@ def toy_train_args(epochs: int) -> list[str]:
         "callbacks.preview_interval=1000",
         "callbacks.checkpoint_interval=1000",
     ]
+
+
+def compose_train(overrides: list[str], run_dir: Path, job_name: str = "train") -> Any:
+    """``conf/train.yaml`` composed with ``overrides`` as ``python -m rvqvae.<job_name>`` would,
+    its Hydra node included and set as the current HydraConfig (run mode, output in
+    ``run_dir``), like lightning-hydra-template's test fixtures."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    import rvqvae  # noqa: F401  (registers the resolvers)
+
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3", job_name=job_name):
+        cfg = compose(job_name, overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(run_dir)
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@contextmanager
+def _environ(env: dict[str, str | None]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in env}
+    for key, value in env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def train_here(
+    overrides: list[str],
+    run_dir: Path,
+    cache_dir: Path | None = None,
+    env: dict[str, str | None] | None = None,
+    job: str = "train",
+) -> dict[str, Any]:
+    """One training job in this process: the real composed config (``job``: ``train`` or
+    ``train_prior``) and the job's own ``train(cfg)``, writing into ``run_dir`` (with the
+    ``.hydra/`` files a Hydra run leaves) and caching under ``cache_dir`` (default: beside
+    ``run_dir``). Returns the summary; a failed job raises its error (summary.json says
+    ``failed``)."""
+    from omegaconf import OmegaConf, open_dict
+
+    cache = cache_dir or run_dir.parent / "cache"
+    extra = [f"paths.cache_dir={cache}"]
+    if not any(o.startswith("hydra.run.dir=") for o in overrides):
+        extra.append(f"hydra.run.dir={run_dir}")
+    with _environ({**(env or {}), "RVQVAE_CACHE_DIR": str(cache)}):
+        cfg = compose_train([*overrides, *extra], run_dir, job_name=job)
+        hydra_node = cfg.hydra
+        with open_dict(cfg):
+            del cfg["hydra"]
+        hydra_dir = run_dir / ".hydra"
+        hydra_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, hydra_dir / "config.yaml")
+        OmegaConf.save({"hydra": hydra_node}, hydra_dir / "hydra.yaml")
+        OmegaConf.save(list(hydra_node.overrides.task), hydra_dir / "overrides.yaml")
+        if job == "train_prior":
+            from rvqvae.prior.run import train_prior as train
+        else:
+            from rvqvae.training.run import train
+        return train(cfg)
 
 
 def write_tones(folder: Path, count: int, seconds: float = 1.5, sr: int = 16000) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import REPO, run_module, toy_train_args, write_tones
+from tests.helpers import REPO, run_module, toy_train_args, train_here, write_tones
 
 __all__ = ["REPO", "run_module", "write_tones"]
 
@@ -33,11 +33,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("codec_train")
     audio = write_tones(root / "audio", 6)
     run_dir = root / "run"
-    proc = run_module(
-        "rvqvae.train", [*TRAIN_ARGS, f"dataset.path={audio}", f"hydra.run.dir={run_dir}"], root
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"train failed:\n{proc.stdout}\n{proc.stderr}")
+    train_here([*TRAIN_ARGS, f"dataset.path={audio}"], run_dir, cache_dir=root / "cache")
     return {"ckpt": run_dir / "checkpoints" / "best.ckpt", "audio": audio, "root": root}
 
 

@@ -1,4 +1,5 @@
-"""Fixtures for the prior tests: one tiny VQ-VAE run and one tiny prior run per session."""
+"""Fixtures for the prior tests: one tiny VQ-VAE run and one tiny prior run per session, both
+trained in-process on the real composed configs (``train(cfg)``, ``train_prior(cfg)``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_module, toy_train_args, write_tones
+from tests.helpers import run_module, toy_train_args, train_here, write_tones
+
+__all__ = ["PRIOR_ARGS", "VQVAE_ARGS", "check", "run_module"]
 
 VQVAE_ARGS = toy_train_args(epochs=3)
 # A tiny prior: a couple of epochs, short samples, one augmented copy per file.
@@ -34,16 +37,15 @@ def vqvae_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("prior_vqvae")
     audio = write_tones(root / "audio", 6, seconds=2.0)
     run = root / "vqvae"
-    args = [*VQVAE_ARGS, f"dataset.path={audio}", f"hydra.run.dir={run}"]
-    check(run_module("rvqvae.train", args, root), "train")
+    train_here([*VQVAE_ARGS, f"dataset.path={audio}"], run, cache_dir=root / "cache")
     return {"run": run, "audio": audio, "root": root}
 
 
 @pytest.fixture(scope="session")
 def prior_run(vqvae_run: dict[str, Path]) -> Path:
-    """A tiny prior trained on ``vqvae_run`` through the real CLI; returns its run folder."""
+    """A tiny prior trained on ``vqvae_run``; returns its run folder."""
     root = vqvae_run["root"]
     run = root / "prior"
-    args = [f"vqvae={vqvae_run['run']}", *PRIOR_ARGS, f"hydra.run.dir={run}"]
-    check(run_module("rvqvae.train_prior", args, root), "train_prior")
+    args = [f"vqvae={vqvae_run['run']}", *PRIOR_ARGS]
+    train_here(args, run, cache_dir=root / "cache", job="train_prior")
     return run

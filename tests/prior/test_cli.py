@@ -203,7 +203,7 @@ def test_bad_generate_settings_are_one_line(prior_run, vqvae_run, tmp_path, over
     assert not list(tmp_path.glob("*.wav"))
 
 
-def test_bad_checkpoints_and_prompts_through_the_cli(prior_run, vqvae_run, tmp_path) -> None:
+def test_bad_checkpoints_and_prompts_are_one_line(prior_run, vqvae_run, tmp_path) -> None:
     prior_ckpt = prior_run / "checkpoints" / "best.ckpt"
     vqvae_ckpt = vqvae_run["run"] / "checkpoints" / "best.ckpt"
     not_audio = tmp_path / "notes.wav"
@@ -213,11 +213,24 @@ def test_bad_checkpoints_and_prompts_through_the_cli(prior_run, vqvae_run, tmp_p
     checkpoint = torch.load(prior_ckpt, weights_only=True)
     checkpoint["rvqvae_prior"]["payload"] = _Evil(marker)
     torch.save(checkpoint, evil)
+    # generate's own errors, in this process: one line each, nothing written
+    in_process = [
+        ({"ckpt": str(tmp_path / "nope.ckpt")}, "checkpoint not found"),
+        ({"ckpt": str(evil)}, "safely (weights_only)"),
+        ({"ckpt": str(vqvae_ckpt)}, "is an RVQ-VAE checkpoint"),
+        ({"prompt": str(not_audio)}, "cannot be decoded"),
+    ]
+    for overrides, message in in_process:
+        with pytest.raises(ValueError) as err:  # the project's errors are ValueErrors
+            cfg = {**_generate_cfg(prior_ckpt, tmp_path / "out"), **overrides}
+            generate(cfg, str(tmp_path))
+        text = str(err.value)
+        assert message in text and "\n" not in text.strip(), (message, text)
+        assert not list((tmp_path / "out").glob("*.wav"))
+    assert not marker.exists()
+    # through the CLIs: exit code 1, exactly one ERROR line, no traceback, no code executed
     cases = [
-        ("rvqvae.generate", [f"ckpt={tmp_path / 'nope.ckpt'}"], "checkpoint not found"),
         ("rvqvae.generate", [f"ckpt={evil}"], "safely (weights_only)"),
-        ("rvqvae.generate", [f"ckpt={vqvae_ckpt}"], "is an RVQ-VAE checkpoint"),
-        ("rvqvae.generate", [f"ckpt={prior_ckpt}", f"prompt={not_audio}"], "cannot be decoded"),
         ("rvqvae.train_prior", [f"vqvae={prior_ckpt}", "debug=fast"], "is a prior checkpoint"),
         ("rvqvae.train_prior", [f"vqvae={tmp_path / 'none'}", "debug=fast"], "no such run folder"),
     ]

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import WANDB_OFFLINE, run_train, write_tones
 from tests.report.fake_runs import TINY_PNG, make_prior_run, prior_summary, write_wav
 
 
@@ -259,12 +258,8 @@ def prior_summary_of() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def wandb_vqvae_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``python -m rvqvae.train debug=fast dataset=folder ... logger=wandb`` on 6 tones, W&B
-    offline: a real run folder (summary, metrics.csv, previews, wandb/offline-run-*)."""
-    base = tmp_path_factory.mktemp("wandb_vqvae")
-    audio = write_tones(base / "audio", 6)
-    run_dir = base / "outputs" / "2024-05-03" / "08-00-00"
-    args = ["debug=fast", "dataset=folder", f"dataset.path={audio}", "logger=wandb"]
-    run_train([*args, f"hydra.run.dir={run_dir}"], base, env=WANDB_OFFLINE)
-    return run_dir
+def wandb_vqvae_run(fast_wandb_run: dict) -> Path:
+    """A real ``debug=fast dataset=folder logger=wandb`` run on 6 tones, W&B offline (the
+    session's shared one, tests/conftest.py): summary, metrics.csv, previews,
+    wandb/offline-run-*."""
+    return fast_wandb_run["run"]

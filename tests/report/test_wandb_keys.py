@@ -7,13 +7,12 @@ keys (scatter, bars, parallel-coordinates target) and the config's dotted leaf k
 (parallel-coordinates axes). The panels come from one list, rvqvae.report.wandb_panels, which
 the builder also uses; the last test proves the built Report has no panel outside that list.
 
-Prior runs: ``prior_wandb_run`` trains one with ``python -m rvqvae.train_prior`` once that
-module exists (skipped until then); adding another run kind is one fixture and one test.
+Prior runs: ``prior_wandb_run`` trains one in-process on the composed ``train_prior`` config
+(``train_prior(cfg)``); adding another run kind is one fixture and one test.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from rvqvae.report.wandb_panels import (
     report_panels,
 )
 from rvqvae.report.wandb_report import build_wandb_report
-from tests.helpers import WANDB_OFFLINE, WandbLogged, read_summary, run_module, wandb_logged
+from tests.helpers import WANDB_OFFLINE, WandbLogged, read_summary, train_here, wandb_logged
 
 
 def missing_keys(
@@ -50,14 +49,12 @@ def missing_keys(
 @pytest.fixture(scope="module")
 def prior_wandb_run(wandb_vqvae_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real prior run of ``wandb_vqvae_run``'s VQ-VAE, W&B offline."""
-    if importlib.util.find_spec("rvqvae.train_prior") is None:
-        pytest.skip("rvqvae.train_prior has not landed: prior panel keys are checked once it has")
     base = tmp_path_factory.mktemp("wandb_prior")
     run_dir = base / "run"
-    args = [f"vqvae={wandb_vqvae_run}", "debug=fast", "logger=wandb", f"hydra.run.dir={run_dir}"]
+    args = [f"vqvae={wandb_vqvae_run}", "debug=fast", "logger=wandb"]
     args += ["evaluation.num_samples=2", "evaluation.seconds=1.0"]  # sampling is slow on CPU
-    proc = run_module("rvqvae.train_prior", args, base, env=WANDB_OFFLINE)
-    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
+    summary = train_here(args, run_dir, env=WANDB_OFFLINE, job="train_prior")
+    assert summary["kind"] == "prior"
     return run_dir
 
 

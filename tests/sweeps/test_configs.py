@@ -24,9 +24,16 @@ def composed(overrides: list[str]) -> DictConfig:
 
 
 def test_joblib_launcher_preset() -> None:
+    """The preset names the real plugin, and its n_jobs is what each job's threads split by."""
+    from hydra.utils import get_class
+
     launcher = composed(["hydra/launcher=joblib"]).hydra.launcher
-    assert launcher._target_.endswith("JoblibLauncher")
-    assert launcher.n_jobs == 2 and launcher.backend == "loky"
+    assert get_class(launcher._target_).__name__ == "JoblibLauncher"
+    assert launcher.n_jobs >= 2  # a parallel preset
+    plain = OmegaConf.to_container(launcher, resolve=True)
+    for cpus in (2, 8, 16):  # the jobs side by side never ask for more cores than there are
+        threads = job_num_threads(None, plain, cpus)
+        assert threads is not None and (threads == 1 or threads * launcher.n_jobs <= cpus)
 
 
 def test_slurm_launcher_preset(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,17 +46,10 @@ def test_slurm_launcher_preset(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Non
     params: dict[str, Any] = {
         k: v for k, v in OmegaConf.to_container(launcher).items() if k != "submitit_folder"
     }
-    expected = {
-        "partition": "gpu",
-        "gpus_per_node": 1,
-        "tasks_per_node": 1,
-        "nodes": 1,
-        "cpus_per_task": 8,
-        "mem_gb": 32,
-        "timeout_min": 120,
-        "array_parallelism": 16,
-    }
-    assert {k: params[k] for k in expected} == expected
+    assert params["partition"] == "gpu"  # the override reached the launcher
+    # trainer=gpu runs one rank per GPU: the SLURM tasks match the trainer's devices
+    assert params["tasks_per_node"] == params["gpus_per_node"] == cfg.trainer.devices
+    assert params["nodes"] == cfg.trainer.get("num_nodes", 1)
     # submitit accepts every key the plugin passes on and writes the sbatch header from them
     # (a fake srun on PATH stands in for the cluster; nothing is submitted)
     fake_bin = tmp_path / "bin"
@@ -68,47 +68,48 @@ def test_slurm_launcher_preset(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Non
     executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()})
     sbatch = executor._executor._make_submission_file_text("python -m rvqvae.train", "uid")
     for line in (
-        "#SBATCH --partition=gpu",
-        "#SBATCH --gpus-per-node=1",
-        "#SBATCH --cpus-per-task=8",
-        "#SBATCH --mem=32GB",
-        "#SBATCH --time=120",
-        "#SBATCH --ntasks-per-node=1",
+        f"#SBATCH --partition={params['partition']}",
+        f"#SBATCH --gpus-per-node={params['gpus_per_node']}",
+        f"#SBATCH --cpus-per-task={params['cpus_per_task']}",
+        f"#SBATCH --mem={params['mem_gb']}GB",
+        f"#SBATCH --time={params['timeout_min']}",
+        f"#SBATCH --ntasks-per-node={params['tasks_per_node']}",
     ):
         assert line in sbatch, sbatch
 
 
 def test_optuna_preset_search_space() -> None:
+    """Every searched parameter is a real key of the train config and parses into an Optuna
+    distribution; the study minimises a summary key (all are lower-is-better) in a multirun."""
     pytest.importorskip("optuna")
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.utils import get_class
     from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
-    from optuna.distributions import (
-        CategoricalDistribution,
-        IntUniformDistribution,
-        LogUniformDistribution,
-    )
+    from optuna.distributions import BaseDistribution
+
+    from rvqvae.training.run import OBJECTIVE_KEYS
 
     cfg = composed(["hparams_search=optuna"])
     sweeper = cfg.hydra.sweeper
-    assert sweeper._target_.endswith("OptunaSweeper")
+    assert get_class(sweeper._target_).__name__ == "OptunaSweeper"
     assert cfg.hydra.mode == RunMode.MULTIRUN
-    assert sweeper.direction == "minimize" and sweeper.n_trials == 20
-    assert sweeper.sampler._target_ == "optuna.samplers.TPESampler" and sweeper.sampler.seed == 0
+    assert sweeper.direction == "minimize" and cfg.optimized_metric in OBJECTIVE_KEYS
+    assert sweeper.n_trials >= 2
+    get_class(sweeper.sampler._target_)  # the sampler exists in the installed optuna
     parser = OverridesParser.create()
-    space = {
-        key: create_optuna_distribution_from_override(parser.parse_override(f"{key}={value}"))
-        for key, value in sweeper.params.items()
-    }
-    assert space == {
-        "module.learning_rate": LogUniformDistribution(1e-4, 3e-3),
-        "model.codebook_dim": CategoricalDistribution([64, 128, 256]),
-        "model.num_quantizers": IntUniformDistribution(2, 4),
-    }
+    assert sweeper.params
+    for key, value in sweeper.params.items():
+        assert OmegaConf.select(cfg, key, default=None) is not None, f"{key} is not a config key"
+        dist = create_optuna_distribution_from_override(parser.parse_override(f"{key}={value}"))
+        assert isinstance(dist, BaseDistribution), key
 
 
 def test_ddp_preset() -> None:
-    trainer = composed(["trainer=ddp"]).trainer
-    assert trainer.strategy == "ddp" and trainer.devices == 2 and trainer.num_nodes == 1
+    from rvqvae.training.distributed import distributed_world_size
+    from rvqvae.training.run import is_distributed_config
+
+    trainer = OmegaConf.to_container(composed(["trainer=ddp"]).trainer)
+    assert is_distributed_config(trainer) and distributed_world_size(trainer) >= 2
 
 
 @pytest.mark.parametrize(

@@ -51,9 +51,11 @@ def _assert_ranks_identical(run_dir: Path) -> None:
     assert {k: _sha(v) for k, v in state.items() if k in shared} == {k: ranks[0][k] for k in shared}
 
 
-def test_ddp_two_cpu_ranks_match_single_process(tone_folder: Path, tmp_path: Path) -> None:
-    single, ddp = tmp_path / "single", tmp_path / "ddp"
-    run_train([*fast_args(tone_folder), f"hydra.run.dir={single}"], tmp_path)
+def test_ddp_two_cpu_ranks_match_single_process(
+    tone_folder: Path, tmp_path: Path, fast_wandb_run: dict
+) -> None:
+    # the single-process reference: the session's debug=fast run on 6 tones (tests/conftest.py)
+    single, ddp = fast_wandb_run["run"], tmp_path / "ddp"
     proc = run_train(
         [*fast_args(tone_folder, *DDP), f"hydra.run.dir={ddp}"],
         tmp_path,

@@ -73,6 +73,7 @@ def test_failing_job_does_not_lose_the_other(tone_folder: Path, tmp_path: Path) 
     error = "ConfigError: model.num_quantizers must be an integer >= 1, got 0"
     assert failed["error"] == error
     assert error in proc.stdout + proc.stderr
+    assert "best checkpoint:" in proc.stdout  # the completed job printed its summary
     rows = _report_rows(sweep)
     assert len(rows) == 2
     assert rows[0].startswith("| 0: model.num_quantizers=2 ") and rows[0].endswith("completed |")

@@ -6,11 +6,13 @@ import itertools
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 
 import rvqvae  # noqa: F401  (registers resolvers)
+from rvqvae.training.config import get_adaptive_vqvae_config
 from rvqvae.training.run import ConfigError, validate_config
 
 from .conftest import REPO, write_tones
@@ -18,16 +20,21 @@ from .conftest import REPO, write_tones
 CONF = str(REPO / "conf")
 
 
+def _resolve(overrides: list[str]) -> dict:
+    """The composed and resolved train config (inside an initialised Hydra)."""
+    cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = "/tmp/rvqvae-compose-test"
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
 def resolved(overrides: list[str]) -> dict:
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = "/tmp/rvqvae-compose-test"
-            cfg.hydra.job.num = 0
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            del cfg["hydra"]
-        return OmegaConf.to_container(cfg, resolve=True)
+        return _resolve(overrides)
 
 
 def group_options(group: str) -> list[str]:
@@ -40,30 +47,65 @@ def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_default_composition() -> None:
+    """The defaults wire the synth preset's file count into the tiers, and the preset's own
+    recipe (conf/dataset/synth.yaml) wins over both the tier and train.yaml."""
     cfg = resolved([])
-    assert cfg["dataset"]["synth"]["num_files"] == 96
-    assert cfg["dataset"]["file_count"] == 96
-    assert cfg["model"]["codebook_size"] == 128  # 96 files -> medium tier
-    assert cfg["model"]["decay"] == 0.9 and cfg["dataset"]["val_fraction"] == 0.2
-    # the synth preset's own recipe wins over the tier and over train.yaml
-    assert cfg["model"]["dropout"] == 0.0 and cfg["dataset"]["batch_size"] == 16
-    assert cfg["module"]["lr_schedule"] == "cosine" and cfg["trainer"]["max_epochs"] == 60
-    assert cfg["model"]["num_quantizers"] == 3
-    assert cfg["trainer"]["precision"] == "32-true"  # no GPU here
+    preset = yaml.safe_load((REPO / "conf" / "dataset" / "synth.yaml").read_text())
+    count = cfg["dataset"]["file_count"]
+    assert count == cfg["dataset"]["synth"]["num_files"]
+    tier = get_adaptive_vqvae_config(count)
+    assert cfg["model"]["codebook_size"] == tier.codebook_size
+    assert cfg["model"]["decay"] == tier.decay
+    assert cfg["dataset"]["val_fraction"] == tier.val_fraction
+    for section, key in (
+        ("model", "dropout"),
+        ("dataset", "batch_size"),
+        ("dataset", "augmentation_expansion"),
+        ("trainer", "max_epochs"),
+    ):
+        assert getattr(tier, key) != preset[section][key], (key, "pick a key the preset changes")
+        assert cfg[section][key] == preset[section][key], key
+    assert cfg["module"]["lr_schedule"] == preset["module"]["lr_schedule"]
+    assert cfg["model"] == resolved(["model=rvq3"])["model"]  # rvq3 is the default model
     validate_config(cfg)
+
+
+def test_precision_is_one_the_machine_runs() -> None:
+    """trainer.precision resolves to bf16 mixed precision only where ``accelerator=auto`` picks
+    a GPU that has bf16, else fp32; Lightning accepts it there."""
+    import lightning as L
+    import torch
+    from lightning.pytorch.accelerators import CUDAAccelerator
+
+    trainer_cfg = resolved([])["trainer"]
+    precision = trainer_cfg["precision"]
+    trainer = L.Trainer(
+        accelerator=trainer_cfg["accelerator"],
+        devices=1,
+        precision=precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    on_bf16_gpu = isinstance(trainer.accelerator, CUDAAccelerator) and (
+        torch.cuda.is_bf16_supported()
+    )
+    assert precision == ("bf16-mixed" if on_bf16_gpu else "32-true")
 
 
 def test_every_group_combination_composes(audio_dir: Path) -> None:
     groups = {g: group_options(g) for g in ("model", "codebook", "trainer", "logger")}
-    for dataset in group_options("dataset"):
-        extra = [f"dataset.path={audio_dir}"] if dataset == "folder" else []
-        for combo in itertools.product(*groups.values()):
-            overrides = [f"{g}={o}" for g, o in zip(groups, combo)]
-            cfg = resolved([f"dataset={dataset}", *overrides, *extra])
-            validate_config(cfg)
-            assert cfg["model"]["_target_"] == "rvqvae.models.vqvae.ConvVQVAE"
-    for option in ("debug=fast", *(f"experiment={e}" for e in group_options("experiment"))):
-        validate_config(resolved([option]))
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):  # once: compose is cheap
+        for dataset in group_options("dataset"):
+            extra = [f"dataset.path={audio_dir}"] if dataset == "folder" else []
+            for combo in itertools.product(*groups.values()):
+                overrides = [f"{g}={o}" for g, o in zip(groups, combo)]
+                cfg = _resolve([f"dataset={dataset}", *overrides, *extra])
+                validate_config(cfg)
+                assert cfg["model"]["_target_"] == "rvqvae.models.vqvae.ConvVQVAE"
+        for option in ("debug=fast", *(f"experiment={e}" for e in group_options("experiment"))):
+            validate_config(_resolve([option]))
 
 
 @pytest.mark.parametrize(

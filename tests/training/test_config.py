@@ -7,60 +7,45 @@ import sys
 
 import pytest
 
-from rvqvae.training.config import VQVAEConfig, get_adaptive_vqvae_config
+from rvqvae.training.config import TIERS, VQVAEConfig, get_adaptive_vqvae_config
+
+TIER_ORDER = list(TIERS)
 
 
-@pytest.mark.parametrize(
-    ("file_count", "codebook_size", "decay"),
-    [(10, 64, 0.8), (50, 128, 0.9), (200, 256, 0.95)],
-)
-def test_seed_tiers(file_count: int, codebook_size: int, decay: float) -> None:
-    cfg = get_adaptive_vqvae_config(file_count)
-    assert (cfg.codebook_size, cfg.decay) == (codebook_size, decay)
+def _tier_fields(cfg: VQVAEConfig) -> dict:
+    return {key: getattr(cfg, key) for key in TIERS["small"][1]}
 
 
-@pytest.mark.parametrize(
-    ("file_count", "expected"),
-    [
-        (
-            1,
-            dict(
-                codebook_size=64,
-                dropout=0.4,
-                max_epochs=100,
-                learning_rate=5e-4,
-                augmentation_expansion=15,
-                batch_size=1,
-                val_fraction=0.5,
-            ),
-        ),
-        (20, dict(codebook_size=64, batch_size=25, val_fraction=0.3)),
-        (
-            21,
-            dict(
-                codebook_size=128,
-                decay=0.9,
-                dropout=0.2,
-                max_epochs=200,
-                learning_rate=1e-3,
-                augmentation_expansion=10,
-                batch_size=26,
-            ),
-        ),
-        (100, dict(codebook_size=128, batch_size=32, val_fraction=0.2)),
-        (101, dict(codebook_size=256, dropout=0.1, max_epochs=300, augmentation_expansion=5)),
-        (199, dict(val_fraction=0.2)),
-        (200, dict(val_fraction=0.1)),
-        (500, dict(codebook_size=256, batch_size=32, val_fraction=0.1)),
-    ],
-)
-def test_tier_boundaries(file_count: int, expected: dict) -> None:
-    cfg = get_adaptive_vqvae_config(file_count)
-    for key, value in expected.items():
-        assert getattr(cfg, key) == value, key
-    assert cfg.num_quantizers == 3 and cfg.codebook_dim == 128
-    assert cfg.commitment_weight == 0.25 and cfg.threshold_ema_dead_code == 2
-    assert cfg.kmeans_init is True and cfg.kmeans_iters == 10
+def test_each_tier_ends_at_its_file_count() -> None:
+    """A tier's parameters hold up to its largest file count; one file more is the next tier."""
+    for name, (max_files, params) in TIERS.items():
+        if max_files == float("inf"):
+            assert _tier_fields(get_adaptive_vqvae_config(10_000)) == params
+            continue
+        assert _tier_fields(get_adaptive_vqvae_config(int(max_files))) == params, name
+        following = TIERS[TIER_ORDER[TIER_ORDER.index(name) + 1]][1]
+        assert _tier_fields(get_adaptive_vqvae_config(int(max_files) + 1)) == following, name
+
+
+def test_more_files_never_shrink_the_model_or_grow_the_validation_share() -> None:
+    counts = [1, 5, 9, 10, 20, 21, 49, 50, 100, 101, 199, 200, 500, 5000]
+    configs = [get_adaptive_vqvae_config(n) for n in counts]
+    for a, b in zip(configs, configs[1:]):
+        assert b.codebook_size >= a.codebook_size and b.decay >= a.decay
+        assert b.val_fraction <= a.val_fraction and b.dropout <= a.dropout
+    for n, cfg in zip(counts, configs):
+        assert 0 < cfg.val_fraction < 1
+        # at least one training and one validation file from 2 files on
+        assert n < 2 or 1 <= round(n * cfg.val_fraction) < n, n
+        assert 1 <= cfg.batch_size <= 32 and cfg.batch_size == min(32, max(1, n * 5 // 4))
+    # what every tier shares (the architecture and quantizer) does not depend on the count
+    shared = [{k: v for k, v in c.to_dict().items() if k not in TIERS["small"][1]} for c in configs]
+    varies = {"batch_size", "val_fraction"}
+    assert all(
+        {k: v for k, v in d.items() if k not in varies}
+        == {k: v for k, v in shared[0].items() if k not in varies}
+        for d in shared
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "10", True])
@@ -69,10 +54,10 @@ def test_bad_file_count(bad: object) -> None:
         get_adaptive_vqvae_config(bad)  # type: ignore[arg-type]
 
 
-def test_defaults_and_to_dict() -> None:
-    cfg = VQVAEConfig()
-    assert cfg.to_dict()["codebook_dim"] == 128
-    assert cfg.to_dict()["commitment_weight"] == 0.25
+def test_to_dict_round_trips() -> None:
+    cfg = get_adaptive_vqvae_config(42)
+    assert VQVAEConfig(**cfg.to_dict()) == cfg
+    assert VQVAEConfig(**VQVAEConfig().to_dict()) == VQVAEConfig()
 
 
 def test_config_module_does_not_import_torch() -> None:
@@ -83,11 +68,12 @@ def test_config_module_does_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize(("tier", "size"), [("small", 64), ("medium", 128), ("large", 256)])
-def test_forced_tier_keeps_file_count_rules(tier: str, size: int) -> None:
-    cfg = get_adaptive_vqvae_config(7, tier=tier)
-    assert cfg.codebook_size == size
-    assert cfg.batch_size == 8 and cfg.val_fraction == 0.5
+@pytest.mark.parametrize("tier", list(TIERS))
+def test_forced_tier_keeps_file_count_rules(tier: str) -> None:
+    forced, auto = get_adaptive_vqvae_config(7, tier=tier), get_adaptive_vqvae_config(7)
+    assert _tier_fields(forced) == TIERS[tier][1]
+    assert (forced.batch_size, forced.val_fraction) == (auto.batch_size, auto.val_fraction)
+    assert get_adaptive_vqvae_config(7, tier="auto") == auto
 
 
 def test_unknown_tier() -> None:

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 
 import pytest
 
 from rvqvae import load_model
 from rvqvae.training.job import objective_values
+from rvqvae.training.run import ConfigError
+from tests.helpers import train_here
 
-from .conftest import fast_args, read_summary, run_train
+from .conftest import fast_args, read_summary
 
 
 def test_quantize_dropout_run_logs_level_errors_and_rd_cost(
     tone_folder: Path, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    run_train(
-        fast_args(tone_folder, run_dir, "model.quantize_dropout=true", "optimized_metric=rd_cost"),
-        tmp_path,
+    overrides = fast_args(
+        tone_folder, run_dir, "model.quantize_dropout=true", "optimized_metric=rd_cost"
     )
+    train_here(overrides, run_dir)
     summary = read_summary(run_dir)
     assert summary["status"] == "completed" and summary["quantize_dropout"] is True
     # rd_cost prices the bitrate: 864 bit/s = 0.864 kbit/s at the default rd_lambda of 0.1
@@ -46,13 +49,18 @@ def test_quantize_dropout_run_logs_level_errors_and_rd_cost(
         ("rd_lambda=-1", "rd_lambda"),
     ],
 )
-def test_bad_objective_stops_with_one_line(
+def test_bad_objective_stops_before_training(
     tone_folder: Path, tmp_path: Path, override: str, message: str
 ) -> None:
-    proc = run_train(fast_args(tone_folder, tmp_path / "bad", override), tmp_path, check=False)
-    assert proc.returncode == 1
-    assert message in proc.stderr + proc.stdout
-    assert "Traceback" not in proc.stderr
+    """The job stops on the composed config with a one-line ConfigError (the CLI's exit code 1
+    and no traceback for a ConfigError: tests/training/test_train.py)."""
+    run_dir = tmp_path / "bad"
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        train_here(fast_args(tone_folder, run_dir, override), run_dir)
+    assert "\n" not in str(err.value)
+    summary = read_summary(run_dir)
+    assert summary["status"] == "failed" and message in summary["error"]
+    assert not (run_dir / "checkpoints").exists()
 
 
 def test_objective_values_from_a_summary() -> None:
