@@ -100,7 +100,7 @@ def test_optuna_preset_search_space() -> None:
         for key, value in sweeper.params.items()
     }
     assert space == {
-        "module.learning_rate": LogUniformDistribution(1e-4, 3e-3),
+        "optimizer.lr": LogUniformDistribution(1e-4, 3e-3),
         "model.codebook_dim": CategoricalDistribution([64, 128, 256]),
         "model.num_quantizers": IntUniformDistribution(2, 4),
     }

@@ -47,7 +47,7 @@ def test_default_composition() -> None:
     assert cfg["model"]["decay"] == 0.9 and cfg["dataset"]["val_fraction"] == 0.2
     # the synth preset's own recipe wins over the tier and over train.yaml
     assert cfg["model"]["dropout"] == 0.0 and cfg["dataset"]["batch_size"] == 16
-    assert cfg["module"]["lr_schedule"] == "cosine" and cfg["trainer"]["max_epochs"] == 60
+    assert cfg["scheduler"]["warmup_steps"] == 100 and cfg["trainer"]["max_epochs"] == 60
     assert cfg["model"]["num_quantizers"] == 3
     assert cfg["trainer"]["precision"] == "32-true"  # no GPU here
     validate_config(cfg)
@@ -91,10 +91,10 @@ def test_override_precedence(audio_dir: Path) -> None:
         resolved([*base, "codebook=large", "model.codebook_size=512"])["model"]["codebook_size"]
         == 512
     )
-    cfg = resolved([*base, "model=rvq4", "trainer.max_epochs=7", "module.learning_rate=0.01"])
+    cfg = resolved([*base, "model=rvq4", "trainer.max_epochs=7", "optimizer.lr=0.01"])
     assert cfg["model"]["num_quantizers"] == 4
     assert cfg["trainer"]["max_epochs"] == 7
-    assert cfg["module"]["learning_rate"] == 0.01
+    assert cfg["optimizer"]["lr"] == 0.01
     assert resolved(["model=rvq2"])["model"]["num_quantizers"] == 2
 
 
@@ -102,7 +102,7 @@ def test_override_precedence(audio_dir: Path) -> None:
     ("override", "message"),
     [
         ("model.num_quantizers=0", "model.num_quantizers"),
-        ("module.learning_rate=-1", "module.learning_rate"),
+        ("optimizer.lr=-1", "optimizer.lr"),
         ("dataset.val_fraction=1.5", "dataset.val_fraction"),
         ("dataset.batch_size=0", "dataset.batch_size"),
     ],
