@@ -77,7 +77,6 @@ def test_optimizer_node_builds_what_it_names() -> None:
         (["optimizer.lr=0"], "optimizer.lr must be a number > 0"),
         (["optimizer.weight_decay=-1"], "optimizer.weight_decay must be a number >= 0"),
         (["scheduler.warmup_steps=-5"], "scheduler.warmup_steps must be a number >= 0"),
-        (["trainer.enable_progress_bar=false"], "callbacks.progress_bar=null"),
     ],
 )
 def test_bad_node_values_name_the_key(overrides: list[str], message: str) -> None:
