@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -27,12 +26,9 @@ from rvqvae.models.vqvae import (
     codebook_utilization_from_counts,
     latent_shape,
 )
+from rvqvae.training.schedule import OptimizerFactory, SchedulerFactory
 
 log = logging.getLogger(__name__)
-
-# conf/optimizer/ and conf/scheduler/ nodes are partials of these shapes
-OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
-SchedulerFactory = Callable[..., Any]
 
 RECON_LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
 
