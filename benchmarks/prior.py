@@ -95,7 +95,7 @@ def train_throughput(
 
     from rvqvae.prior.module import PriorModule
 
-    module = PriorModule(prior, cfg.learning_rate, cfg.weight_decay, cfg.warmup_steps)
+    module = PriorModule(prior)  # for its training_step; the optimizer is below
     module.train()
     named = list(prior.named_parameters())
     decay = [p for n, p in named if p.ndim >= 2 and "emb" not in n]  # as configure_optimizers

@@ -8,8 +8,8 @@ default run's model (synth dataset tier) on in-memory random mels ``[32, 1, 128,
 (MelDataModule with augmentation, RVQVAEModule, Trainer, EpochMetricsCSV, Previews,
 checkpoints, CSV logger, codebook health in validation). Its rate is training samples over
 the wall time of whole epochs (validation, metrics, checkpoints included; epoch 0 skipped),
-read from ``metrics.csv``'s ``time_s``. Previews (every ``preview_interval`` epochs, 20 by
-default) are timed separately and amortised over their interval.
+read from ``metrics.csv``'s ``time_s``. Previews (every ``callbacks.previews.interval``
+epochs, 20 by default) are timed separately and amortised over their interval.
 
 Bare and pipeline runs alternate (bare, pipeline, bare, ...) and each pipeline run is compared
 with the mean of the bare runs around it: the machine may be shared, so ratios measured
@@ -74,8 +74,8 @@ class BareStep:
         self.model.quantizer.init_codebooks(self.model.encode(init).detach().flatten(2).mT)
         self.opt = torch.optim.AdamW(
             self.model.parameters(),
-            lr=plain["module"]["learning_rate"],
-            weight_decay=plain["module"]["weight_decay"],
+            lr=plain["optimizer"]["lr"],
+            weight_decay=plain["optimizer"]["weight_decay"],
         )
         self.clip = float(plain["trainer"].get("gradient_clip_val") or 0.0)
         self.batches = [random_mels(batch, seed=s).to(self.device) for s in range(4)]
@@ -168,7 +168,7 @@ def pipeline_run(
         "epoch_s": (times[-1] - times[0]) / (len(rows) - 1),
         "wall_s": wall,
         "samples_per_epoch": samples_per_epoch,
-        "preview_interval": plain["callbacks"]["preview_interval"],
+        "preview_interval": plain["callbacks"]["previews"]["interval"],
     }
 
 
@@ -190,8 +190,8 @@ def preview_seconds(overrides: list[str], work: Path) -> float:
         loggers: list[Any] = []
         global_step = 0
 
-    cb = plain["callbacks"]
-    previews = Previews(work / "preview", 1, cb["preview_chunks"], cb["griffin_lim_iters"])
+    cb = plain["callbacks"]["previews"]
+    previews = Previews(work / "preview", 1, cb["num_chunks"], cb["griffin_lim_iters"])
     module.device = torch.device("cpu")  # type: ignore[assignment]
     previews.write(_Trainer(), module, "warmup")  # type: ignore[arg-type]
     t = time.perf_counter()

@@ -36,9 +36,9 @@ def toy_train_args(epochs: int) -> list[str]:
         "trainer.limit_train_batches=4",
         "dataset.augmentation_expansion=4",
         "model.dropout=0.0",
-        "module.learning_rate=3e-3",
-        "callbacks.preview_interval=1000",
-        "callbacks.checkpoint_interval=1000",
+        "optimizer.lr=3e-3",
+        "callbacks.previews.interval=1000",
+        "callbacks.checkpoints.interval=1000",
     ]
 
 

@@ -9,7 +9,7 @@ VQ_EPOCHS=${VQ_EPOCHS:-15}
 PRIOR_EPOCHS=${PRIOR_EPOCHS:-8}
 rm -rf "$OUT"
 "$PY" -m rvqvae.train -m hydra/launcher=joblib model.num_quantizers=2,3,4 seed=0,1,2 \
-  trainer.max_epochs="$VQ_EPOCHS" callbacks.preview_interval=1000 hydra.sweep.dir="$OUT/vqvae"
+  trainer.max_epochs="$VQ_EPOCHS" callbacks.previews.interval=1000 hydra.sweep.dir="$OUT/vqvae"
 runs=$(ls -d "$OUT"/vqvae/[0-9]* | sort -t/ -k5 -n | paste -sd, -)
 "$PY" -m rvqvae.train_prior -m hydra/launcher=joblib "vqvae=$runs" prior=small \
   prior.max_epochs="$PRIOR_EPOCHS" hydra.sweep.dir="$OUT/priors"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 from typing import Any
 
 import lightning as L
@@ -24,7 +25,7 @@ import torch
 from torch import Tensor
 
 from rvqvae.prior.model import CodePrior
-from rvqvae.training.schedule import warmup_cosine
+from rvqvae.training.schedule import OptimizerFactory, SchedulerFactory, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +51,21 @@ class PriorModule(L.LightningModule):
     def __init__(
         self,
         prior: CodePrior,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.05,
-        warmup_steps: int = 100,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
         memorising_patience: int = 2,
         run_config: dict[str, Any] | None = None,
         vqvae_payload: dict[str, Any] | None = None,
     ) -> None:
+        """``optimizer`` is called with the parameter groups (default AdamW, lr 1e-3, weight
+        decay 0.05, betas 0.9/0.95), ``scheduler`` (default warm-up 100 + cosine) with the
+        optimizer and ``total_steps``."""
         super().__init__()
-        if not learning_rate > 0:
-            raise ValueError(f"prior.learning_rate must be > 0, got {learning_rate!r}")
         self.prior = prior
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.warmup_steps = int(warmup_steps)
+        self.optimizer_factory = optimizer or partial(
+            torch.optim.AdamW, lr=1e-3, weight_decay=0.05, betas=(0.9, 0.95)
+        )
+        self.scheduler_factory = scheduler or partial(warmup_cosine, warmup_steps=100)
         self.patience = max(1, int(memorising_patience))
         self.run_config = run_config or {}
         self.vqvae_payload = vqvae_payload or {}
@@ -80,16 +82,12 @@ class PriorModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         decay = [p for n, p in self.prior.named_parameters() if p.ndim >= 2 and "emb" not in n]
         rest = [p for n, p in self.prior.named_parameters() if not (p.ndim >= 2 and "emb" not in n)]
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": self.weight_decay},
-                {"params": rest, "weight_decay": 0.0},
-            ],
-            lr=self.learning_rate,
-            betas=(0.9, 0.95),
+        # the first group takes the optimizer's weight_decay; embeddings, norms, biases none
+        optimizer = self.optimizer_factory(
+            [{"params": decay}, {"params": rest, "weight_decay": 0.0}]
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        scheduler = warmup_cosine(optimizer, self.warmup_steps, total)
+        scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=total)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},

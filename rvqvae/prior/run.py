@@ -44,11 +44,19 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
         set_threads,
     )
     from rvqvae.training.loggers import build_loggers
-    from rvqvae.training.run import check_launcher, is_distributed_config
+    from rvqvae.training.run import (
+        ConfigError,
+        check_launcher,
+        is_distributed_config,
+        optimizer_partials,
+    )
 
     logging.getLogger("lightning.pytorch").handlers.clear()
     run_dir, summary = job.run_dir, job.summary
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    lr = (plain.get("optimizer") or {}).get("lr")
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
+        raise ConfigError(f"optimizer.lr must be > 0 (prior.learning_rate sets it), got {lr!r}")
     ev = plain["evaluation"]
     sampling = SamplingSettings(ev["temperature"], ev["top_k"], ev["top_p"])
     num_threads = job_num_threads(plain.get("num_threads"), job.hydra_cfg.get("launcher"))
@@ -103,7 +111,11 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     )
 
     module = PriorModule(
-        prior, run_config=plain, vqvae_payload=vqvae_payload(codec), **plain["module"]
+        prior,
+        run_config=plain,
+        vqvae_payload=vqvae_payload(codec),
+        **plain["module"],
+        **optimizer_partials(plain),
     )
     module.val_seconds = data.val_seconds
     module.baselines = baselines
@@ -116,18 +128,19 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     metrics_cb = EpochMetricsCSV(
         run_dir / "metrics.csv", "train/tokens_per_s", lambda batch: int(batch[1].sum()) * slots
     )
+    pv, ck = cb["previews"], cb["checkpoints"]
     previews = PriorPreviews(
         run_dir / "previews",
         codec,
-        cb["preview_interval"],
-        cb["preview_chunks"],
-        cb["preview_seconds"],
-        cb["griffin_lim_iters"],
+        pv["interval"],
+        pv["num_chunks"],
+        pv["seconds"],
+        pv["griffin_lim_iters"],
         plain["seed"],
     )
     callbacks: list[Any] = [metrics_cb, previews]
     callbacks += checkpoint_callbacks(
-        run_dir / "checkpoints", cb["checkpoint_interval"], cb["max_checkpoints"], monitor="val/nll"
+        run_dir / "checkpoints", ck["interval"], ck["max_checkpoints"], monitor="val/nll"
     )
     if os.environ.get(RANK_STATE_ENV):
         callbacks.append(rank_state_callback(run_dir / "rank_state"))

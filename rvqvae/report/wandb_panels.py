@@ -22,7 +22,7 @@ DEFAULT_PARAMS = (
     "model.codebook_dim",
     "model.num_quantizers",
     "model.codebook_size",
-    "module.learning_rate",
+    "optimizer.lr",
 )
 
 

@@ -1,4 +1,5 @@
-"""Run-folder callbacks: per-epoch metrics.csv, previews, checkpoints."""
+"""Run-folder callbacks: per-epoch metrics.csv, previews, checkpoints, and
+:func:`instantiate_callbacks`, which builds the ``callbacks`` config group's nodes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -246,11 +247,14 @@ def _log_previews_to_wandb(
 
 
 class CodebookUsageToWandb(Callback):
-    """After each epoch's validation, logs each level's code-usage histogram to W&B."""
+    """After each epoch's validation, logs each level's code-usage histogram to W&B (nothing
+    without a W&B logger)."""
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from lightning.pytorch.loggers import WandbLogger
+
         counts = getattr(pl_module, "last_code_counts", None)
-        if counts is None:
+        if counts is None or not any(isinstance(lg, WandbLogger) for lg in trainer.loggers):
             return
         from rvqvae.training.loggers import codebook_usage_histograms, log_to_wandb
 
@@ -291,3 +295,36 @@ def checkpoint_callbacks(
         enable_version_counter=False,
     )
     return [best, last, periodic]
+
+
+class CallbackConfigError(ValueError):
+    """A ``callbacks.NAME`` entry that is not a callback node; the message names it."""
+
+
+def instantiate_callbacks(nodes: Mapping[str, Any] | None) -> list[Callback]:
+    """The callbacks of the ``callbacks`` config (``conf/callbacks/``): each ``_target_`` node
+    instantiated in order, a node that gives a list adds each; a null node is off."""
+    from hydra.utils import instantiate
+
+    callbacks: list[Callback] = []
+    for name, node in (nodes or {}).items():
+        if node is None:
+            continue
+        if not isinstance(node, Mapping) or "_target_" not in node:
+            from rvqvae.training.config_upgrade import new_key
+
+            moved = new_key(f"callbacks.{name}")
+            hint = f"it is {moved} now" if moved else "settings are keys of a node"
+            raise CallbackConfigError(
+                f"callbacks.{name} is not a callback node (a mapping with _target_), got "
+                f"{node!r}: {hint}"
+            )
+        built = instantiate(node)
+        for callback in built if isinstance(built, list | tuple) else [built]:
+            if not isinstance(callback, Callback):
+                raise CallbackConfigError(
+                    f"callbacks.{name} ({node['_target_']}) made a {type(callback).__name__}, "
+                    "not a Lightning Callback"
+                )
+            callbacks.append(callback)
+    return callbacks

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 from typing import Any
 
 import lightning as L
@@ -25,7 +26,7 @@ from rvqvae.models.vqvae import (
     codebook_utilization_from_counts,
     latent_shape,
 )
-from rvqvae.training.schedule import warmup_cosine
+from rvqvae.training.schedule import OptimizerFactory, SchedulerFactory
 
 log = logging.getLogger(__name__)
 
@@ -33,35 +34,30 @@ RECON_LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss, "smooth_l1": F.smooth_l1_los
 
 
 class RVQVAEModule(L.LightningModule):
-    """Trains a ConvVQVAE: reconstruction + commitment loss, AdamW, k-means codebook init."""
+    """Trains a ConvVQVAE: reconstruction + commitment loss, the configured optimizer (and
+    scheduler), k-means codebook init."""
 
     def __init__(
         self,
         model: ConvVQVAE,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.01,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
         recon_loss: str = "l1",
         commit_loss_weight: float = 1.0,
         init_vectors_per_code: int = 16,
         run_config: dict[str, Any] | None = None,
         compile_model: bool = False,
-        lr_schedule: str = "none",
-        warmup_steps: int = 0,
     ) -> None:
+        """``optimizer`` is called with the parameters (default AdamW, lr 1e-3, weight decay
+        0.01); ``scheduler`` (none by default) with the optimizer and ``total_steps``."""
         super().__init__()
         if recon_loss not in RECON_LOSSES:
             raise ValueError(
                 f"module.recon_loss must be one of {sorted(RECON_LOSSES)}, got {recon_loss!r}"
             )
-        if not learning_rate > 0:
-            raise ValueError(f"module.learning_rate must be > 0, got {learning_rate!r}")
-        if lr_schedule not in ("none", "cosine"):
-            raise ValueError(f"module.lr_schedule must be none or cosine, got {lr_schedule!r}")
-        if weight_decay < 0:
-            raise ValueError(f"module.weight_decay must be >= 0, got {weight_decay!r}")
         self.model = model
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
+        self.optimizer_factory = optimizer or partial(torch.optim.AdamW, lr=1e-3, weight_decay=0.01)
+        self.scheduler_factory = scheduler
         self.recon_loss_name = recon_loss
         self.recon_loss = RECON_LOSSES[recon_loss]
         self.commit_loss_weight = commit_loss_weight
@@ -69,8 +65,6 @@ class RVQVAEModule(L.LightningModule):
         # torch.compile the conv encoder/decoder (not the RVQ) at fit start: ~1.3x faster steps
         # on CPU, but ~70 s of compilation on 2 cores, so off by default.
         self.compile_model = bool(compile_model)
-        self.lr_schedule = lr_schedule
-        self.warmup_steps = int(warmup_steps)
         # The resolved run config travels in every checkpoint so load_model() needs the file only.
         self.run_config = run_config or {}
         self.init_source: str | None = None  # where the k-means init data came from
@@ -118,14 +112,11 @@ class RVQVAEModule(L.LightningModule):
         log.info("k-means codebook init on %s", self.init_source)
 
     def configure_optimizers(self) -> Any:
-        optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-        )
-        if self.lr_schedule == "none":
+        optimizer = self.optimizer_factory(self.model.parameters())
+        if self.scheduler_factory is None:
             return optimizer
-        # linear warm-up, then cosine decay to zero at the last step of the run
         total = int(self.trainer.estimated_stepping_batches)
-        scheduler = warmup_cosine(optimizer, self.warmup_steps, total)
+        scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=total)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},

@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from rvqvae.training.checkpoint import CheckpointError, load_checkpoint_file, resolve_resume
+from rvqvae.training.config_upgrade import upgrade_saved_config
 
 # Overrides a resuming command may change (a key, or a prefix ending in "."): how long and where
 # the run goes on, never what it trains.
@@ -121,7 +122,8 @@ def changeable(key: str) -> bool:
 
 
 def saved_config(checkpoint_path: Path) -> dict[str, Any]:
-    """The resolved config an ``rvqvae.train`` checkpoint carries (loaded safely)."""
+    """The resolved config an ``rvqvae.train`` checkpoint carries (loaded safely), in today's
+    layout (:func:`~rvqvae.training.config_upgrade.upgrade_saved_config`)."""
     checkpoint = load_checkpoint_file(checkpoint_path)
     config = (checkpoint.get("rvqvae") or {}).get("config")
     if not isinstance(config, dict):
@@ -129,7 +131,7 @@ def saved_config(checkpoint_path: Path) -> dict[str, Any]:
             f"resume={checkpoint_path}: not a checkpoint of python -m rvqvae.train "
             "(no saved config)"
         )
-    return config
+    return upgrade_saved_config(config)
 
 
 def saved_choices(run_dir: Path | None) -> dict[str, Any] | None:
@@ -161,6 +163,10 @@ def restored_config(
         found, value = _get(current, key)
         if found:
             _set(merged, key, value)
+    # the saved callbacks write into the saved run folder: into this job's instead
+    old_dir, new_dir = _get(saved, "paths.output_dir")[1], _get(current, "paths.output_dir")[1]
+    if isinstance(old_dir, str) and isinstance(new_dir, str) and "callbacks" in merged:
+        merged["callbacks"] = _rebase(merged["callbacks"], old_dir, new_dir)
     for override in overrides:
         key = override_key(override)
         now_found, now = _get(current, key)
@@ -186,6 +192,17 @@ def restored_config(
                 "trainer.max_epochs and other schedule/length keys may change"
             )
     return merged
+
+
+def _rebase(tree: Any, old_dir: str, new_dir: str) -> Any:
+    """``tree`` with every path string under ``old_dir`` moved under ``new_dir``."""
+    if isinstance(tree, dict):
+        return {k: _rebase(v, old_dir, new_dir) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_rebase(v, old_dir, new_dir) for v in tree]
+    if isinstance(tree, str) and (tree == old_dir or tree.startswith(old_dir.rstrip("/") + "/")):
+        return new_dir + tree[len(old_dir) :]
+    return tree
 
 
 def _canon(value: Any) -> str:

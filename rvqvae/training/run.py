@@ -50,10 +50,16 @@ def _positive(cfg: dict[str, Any], dotted: str, allow_zero: bool = False) -> Non
 
 def validate_config(cfg: dict[str, Any]) -> None:
     """Stop before any work on values that cannot train (one clear line each)."""
-    for key in ("module.learning_rate", "dataset.batch_size", "dataset.chunk_duration_s"):
+    if not isinstance(cfg.get("optimizer"), dict) or "_target_" not in cfg["optimizer"]:
+        raise ConfigError(
+            f"optimizer must be an optimizer node with _target_ (conf/optimizer/), got "
+            f"{cfg.get('optimizer')!r}"
+        )
+    for key in ("optimizer.lr", "dataset.batch_size", "dataset.chunk_duration_s"):
         _positive(cfg, key)
-    for key in ("module.weight_decay", "dataset.augmentation_expansion", "trainer.max_epochs"):
+    for key in ("optimizer.weight_decay", "scheduler.warmup_steps", "trainer.max_epochs"):
         _positive(cfg, key, allow_zero=True)
+    _positive(cfg, "dataset.augmentation_expansion", allow_zero=True)
     model = cfg["model"]
     for key, minimum in (("num_quantizers", 1), ("codebook_size", 2), ("codebook_dim", 1)):
         value = model.get(key)
@@ -122,6 +128,20 @@ def effective_dead_code_threshold(
     return float(min(threshold, 0.25 * expected_hits))
 
 
+def optimizer_partials(plain: dict[str, Any]) -> dict[str, Any]:
+    """The module's ``optimizer`` and ``scheduler`` partials from the config's nodes (a
+    scheduler node without ``_target_``, e.g. a preset's warm-up under ``scheduler=none``, is
+    no scheduler)."""
+    scheduler = plain.get("scheduler")
+    if isinstance(scheduler, dict) and "_target_" not in scheduler:
+        log.info("scheduler=none: %s unused", ", ".join(f"scheduler.{k}" for k in scheduler))
+        scheduler = None
+    return {
+        "optimizer": instantiate(plain["optimizer"]),
+        "scheduler": instantiate(scheduler) if scheduler else None,
+    }
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one training job in the Hydra run folder; returns the summary dict.
 
@@ -134,14 +154,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> dict[str, Any]:
     import lightning as L
+    from lightning.pytorch.callbacks import ProgressBar
 
     from rvqvae.models.vqvae import code_positions
-    from rvqvae.training.callbacks import (
-        CodebookUsageToWandb,
-        EpochMetricsCSV,
-        Previews,
-        checkpoint_callbacks,
-    )
+    from rvqvae.training.callbacks import EpochMetricsCSV, instantiate_callbacks
     from rvqvae.training.module import chunk_geometry
 
     # Lightning has its own console handler; Hydra's root handlers already print and file it.
@@ -194,33 +210,18 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
     # does not exist yet, so vector-quantize-pytorch's own detection would say no)
     model = instantiate(model_cfg, sync_codebook=is_distributed or None)
     # _partial_: run_config holds other _target_ nodes that must stay plain data
-    module = instantiate(plain["module"], _partial_=True)(model=model, run_config=plain)
-
-    cb = plain["callbacks"]
-    callbacks: list[Any] = []
-    metrics_cb = EpochMetricsCSV(run_dir / "metrics.csv")
-    job.on_failure = lambda: _metrics_from_rows(metrics_cb.rows) if metrics_cb.rows else {}
-    previews = Previews(
-        run_dir / "previews",
-        cb["preview_interval"],
-        cb["preview_chunks"],
-        cb["griffin_lim_iters"],
+    module = instantiate(plain["module"], _partial_=True)(
+        model=model, run_config=plain, **optimizer_partials(plain)
     )
+    callbacks = instantiate_callbacks(plain["callbacks"])
+    if trainer_cfg.get("enable_progress_bar") is False:  # Lightning refuses a bar callback then
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    metrics_cb = next((c for c in callbacks if isinstance(c, EpochMetricsCSV)), None)
+    if metrics_cb is None:
+        raise ConfigError("callbacks.metrics_csv is off: the run's summary is read from its rows")
+    job.on_failure = lambda: _metrics_from_rows(metrics_cb.rows) if metrics_cb.rows else {}
     if os.environ.get(RANK_STATE_ENV):
         callbacks.append(rank_state_callback(run_dir / "rank_state"))
-    from rvqvae.console import OneLineProgressBar, StartLine
-
-    callbacks += [
-        StartLine(),
-        *([OneLineProgressBar()] if trainer_cfg.get("enable_progress_bar", True) else []),
-        metrics_cb,
-        previews,
-        *checkpoint_callbacks(
-            run_dir / "checkpoints", cb["checkpoint_interval"], cb["max_checkpoints"]
-        ),
-    ]
-    if "wandb" in (plain.get("logger") or {}):
-        callbacks.append(CodebookUsageToWandb())
     trainer = instantiate(
         trainer_cfg,
         callbacks=callbacks,

@@ -1,10 +1,18 @@
-"""Learning-rate schedules shared by the RVQ-VAE and the prior."""
+"""Learning-rate schedules shared by the RVQ-VAE and the prior, and the shapes of the
+``conf/optimizer/`` and ``conf/scheduler/`` partials their modules call."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
+
+# an optimizer partial takes the parameters (or parameter groups); a scheduler partial takes
+# optimizer= and total_steps=
+OptimizerFactory = Callable[[Iterable[Any]], torch.optim.Optimizer]
+SchedulerFactory = Callable[..., Any]
 
 
 def warmup_cosine(

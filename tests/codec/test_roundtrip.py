@@ -111,7 +111,7 @@ def test_levels_mel_error_is_non_increasing_after_real_training(tmp_path) -> Non
     run_dir = tmp_path / "run"
     proc = run_module(
         "rvqvae.train",
-        [f"hydra.run.dir={run_dir}", "trainer.max_epochs=8", "callbacks.preview_interval=1000"],
+        [f"hydra.run.dir={run_dir}", "trainer.max_epochs=8", "callbacks.previews.interval=1000"],
         tmp_path,
         timeout=3600,
     )

@@ -22,7 +22,7 @@ PRIOR_ARGS = [
     "dataset.augment_copies=1",
     "evaluation.num_samples=2",
     "evaluation.seconds=1.0",
-    "callbacks.preview_seconds=1.0",
+    "callbacks.previews.seconds=1.0",
 ]
 
 

@@ -133,7 +133,7 @@ def test_cli_project_from_the_runs_config(
     assert stub_wandb[0].project == "proj2"
     _, panels = _panels(stub_wandb[0])
     columns = panels[wr.ParallelCoordinatesPlot][0].columns
-    assert columns[-2].metric == wr.Config("module.learning_rate")  # defaults: nothing swept
+    assert columns[-2].metric == wr.Config("optimizer.lr")  # defaults: nothing swept
 
 
 def test_no_api_key_one_line_no_network(no_key: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -247,12 +247,12 @@ def test_parallel_axes_skip_config_groups(tmp_path: Path, make_run_dir) -> None:
     composed dataset dict, so it cannot be an axis; plain values can."""
     runs_dir = tmp_path / "sweep"
     for i, (dataset, lr) in enumerate([("folder", "1e-3"), ("synth", "5e-4")]):
-        overrides = [f"dataset={dataset}", f"module.learning_rate={lr}", f"+extra.depth={i}"]
+        overrides = [f"dataset={dataset}", f"optimizer.lr={lr}", f"+extra.depth={i}"]
         run_dir = make_run_dir(runs_dir / str(i), overrides, previews=False)
         config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
         config["dataset"] = {"path": f"/data/{dataset}", "sample_rate": 48000}
         (run_dir / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     runs = collect_runs([runs_dir])
-    assert swept_keys(runs) == ["dataset", "module.learning_rate", "extra.depth"]
-    assert parallel_params(runs) == ["module.learning_rate", "extra.depth"]
+    assert swept_keys(runs) == ["dataset", "optimizer.lr", "extra.depth"]
+    assert parallel_params(runs) == ["optimizer.lr", "extra.depth"]
     assert parallel_params(runs[:1]) == list(DEFAULT_PARAMS)  # nothing swept

@@ -24,7 +24,7 @@ def test_two_trial_study(tone_folder: Path, tmp_path: Path) -> None:
     assert all(s["status"] == "completed" for s in summaries)
     for s in summaries:
         assert s["codebook_dim"] in (64, 128, 256) and 2 <= s["num_quantizers"] <= 4
-        assert any(o.startswith("module.learning_rate=") for o in s["overrides"])
+        assert any(o.startswith("optimizer.lr=") for o in s["overrides"])
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     # the preset minimises rd_cost = val/norm_l1 + rd_lambda x kbit/s, not val/norm_l1 alone
     for s in summaries:
@@ -33,7 +33,7 @@ def test_two_trial_study(tone_folder: Path, tmp_path: Path) -> None:
     best = min(s["rd_cost"] for s in summaries)
     assert math.isclose(results["best_value"], best, rel_tol=1e-6)
     assert set(results["best_params"]) == {
-        "module.learning_rate",
+        "optimizer.lr",
         "model.codebook_dim",
         "model.num_quantizers",
     }

@@ -65,7 +65,8 @@ def test_default_composition() -> None:
     ):
         assert getattr(tier, key) != preset[section][key], (key, "pick a key the preset changes")
         assert cfg[section][key] == preset[section][key], key
-    assert cfg["module"]["lr_schedule"] == preset["module"]["lr_schedule"]
+    assert cfg["scheduler"]["warmup_steps"] == preset["scheduler"]["warmup_steps"]
+    assert cfg["scheduler"]["_target_"].endswith("warmup_cosine")  # the preset's override
     assert cfg["model"] == resolved(["model=rvq3"])["model"]  # rvq3 is the default model
     validate_config(cfg)
 
@@ -133,10 +134,10 @@ def test_override_precedence(audio_dir: Path) -> None:
         resolved([*base, "codebook=large", "model.codebook_size=512"])["model"]["codebook_size"]
         == 512
     )
-    cfg = resolved([*base, "model=rvq4", "trainer.max_epochs=7", "module.learning_rate=0.01"])
+    cfg = resolved([*base, "model=rvq4", "trainer.max_epochs=7", "optimizer.lr=0.01"])
     assert cfg["model"]["num_quantizers"] == 4
     assert cfg["trainer"]["max_epochs"] == 7
-    assert cfg["module"]["learning_rate"] == 0.01
+    assert cfg["optimizer"]["lr"] == 0.01
     assert resolved(["model=rvq2"])["model"]["num_quantizers"] == 2
 
 
@@ -144,7 +145,7 @@ def test_override_precedence(audio_dir: Path) -> None:
     ("override", "message"),
     [
         ("model.num_quantizers=0", "model.num_quantizers"),
-        ("module.learning_rate=-1", "module.learning_rate"),
+        ("optimizer.lr=-1", "optimizer.lr"),
         ("dataset.val_fraction=1.5", "dataset.val_fraction"),
         ("dataset.batch_size=0", "dataset.batch_size"),
     ],

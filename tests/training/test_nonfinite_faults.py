@@ -15,7 +15,7 @@ def test_diverged_run_ends_failed_with_a_line(tone_folder: Path, tmp_path: Path)
         tone_folder,
         run_dir,
         "trainer.max_epochs=1",
-        "module.learning_rate=1e30",
+        "optimizer.lr=1e30",
         "trainer.gradient_clip_val=null",
     )
     proc = run_train(args, tmp_path, check=False)
