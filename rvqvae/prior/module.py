@@ -111,6 +111,7 @@ class PriorModule(L.LightningModule):
             on_epoch=True,
             prog_bar=True,
             batch_size=columns.shape[0],
+            sync_dist=self.trainer.world_size > 1,  # under DDP: the mean over every rank's batch
         )
         self._train_sum += torch.tensor(
             [float((nll.detach() * weights).sum()), float(weights.sum())]
@@ -133,18 +134,20 @@ class PriorModule(L.LightningModule):
         tokens = float(sums["tokens"].sum())
         if tokens == 0 or self.val_seconds <= 0:
             return
+        # the sums are over every rank: equal figures on each, logged with sync_dist under DDP
+        log_val = partial(self.log, sync_dist=self.trainer.world_size > 1)
         nll = float(sums["nll"].sum()) / tokens
         bits_per_s = float(sums["nll"].sum()) / math.log(2) / self.val_seconds
-        self.log("val/nll", nll, prog_bar=False)
-        self.log("val/bits_per_s", bits_per_s, prog_bar=True)
+        log_val("val/nll", nll, prog_bar=False)
+        log_val("val/bits_per_s", bits_per_s, prog_bar=True)
         for k in range(self.levels):
             per_token = float(sums["nll"][k]) / max(float(sums["tokens"][k]), 1.0)
-            self.log(f"val/ce/level_{k}", per_token)
-            self.log(
+            log_val(f"val/ce/level_{k}", per_token)
+            log_val(
                 f"val/bits_per_s/level_{k}", float(sums["nll"][k]) / math.log(2) / self.val_seconds
             )
         for name, value in self.baselines.items():
-            self.log(name, value)
+            log_val(name, value)
         if not self.trainer.sanity_checking:
             self._check_memorising(nll)
 

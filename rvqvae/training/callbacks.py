@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from rvqvae.atomic import atomic_write_text
+from rvqvae.atomic import atomic_path, atomic_write_text
 from rvqvae.timing import synchronize
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,12 @@ class EpochMetricsCSV(Callback):
         if trainer.sanity_checking or not trainer.training or self._epoch_samples == 0:
             return
         # validation runs at the end of the training epoch: log the epoch's throughput now
-        samples = self._epoch_samples * trainer.world_size
-        pl_module.log(self.rate_key, samples / max(self._train_seconds, 1e-9))
-        pl_module.log("lr", trainer.optimizers[0].param_groups[0]["lr"])
+        # under DDP: every rank's samples over its time, summed (the ranks run in lockstep); the
+        # learning rate is the same on every rank, so its mean over ranks is itself
+        ddp = trainer.world_size > 1
+        rate = self._epoch_samples / max(self._train_seconds, 1e-9)
+        pl_module.log(self.rate_key, rate, sync_dist=ddp, reduce_fx="sum")
+        pl_module.log("lr", trainer.optimizers[0].param_groups[0]["lr"], sync_dist=ddp)
         self._epoch_samples = 0
 
     def state_dict(self) -> dict[str, Any]:
@@ -189,7 +192,8 @@ class Previews(Callback):
             for kind, mel in (("original", orig), ("recon", rec)):
                 audio = mel_to_audio(mel, settings, n_iter=self.griffin_lim_iters)
                 path = folder / f"{k}_{kind}.wav"
-                sf.write(path, audio, settings.sample_rate)
+                with atomic_path(path) as tmp:
+                    sf.write(tmp, audio, settings.sample_rate, format="WAV")
                 audio_items.append((f"{k}_{kind}", audio))
         png = folder / "mels.png"
         save_mel_comparison(originals, recons, png, title=f"{name}: original (top) vs recon")

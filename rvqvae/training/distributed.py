@@ -119,12 +119,17 @@ def rank_state_callback(folder: Path) -> Any:
     """Callback for ``RVQVAE_DUMP_RANK_STATE``: after every training step each rank rewrites
     ``rank<R>.json``. The last write is the state right after the final optimizer step and EMA
     update, before DDP's next forward re-broadcasts rank 0's buffers (codebooks included) and
-    would hide ranks that drifted apart."""
+    would hide ranks that drifted apart. After every epoch each rank also writes the figures it
+    would log (``rank<R>_metrics.json``), so tests can see that they are reduced over ranks."""
     from lightning.pytorch.callbacks import Callback
 
     class RankStateDump(Callback):
         def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
             dump_rank_state(pl_module, trainer.global_rank, folder)
+
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+            atomic_write_json(folder / f"rank{trainer.global_rank}_metrics.json", metrics)
 
     return RankStateDump()
 

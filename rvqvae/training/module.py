@@ -132,15 +132,15 @@ class RVQVAEModule(L.LightningModule):
         recon_loss = self.recon_loss(recon, x)
         loss = recon_loss + self.commit_loss_weight * commit
         bs = x.shape[0]
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs)
-        self.log(f"train/recon_{self.recon_loss_name}", recon_loss, on_epoch=True, batch_size=bs)
+        # under DDP the training figures are means over every rank's batch, not rank 0's alone
+        log_train = partial(self.log, on_epoch=True, batch_size=bs, sync_dist=self._ddp)
+        log_train("train/loss", loss, on_step=True, prog_bar=True)
+        log_train(f"train/recon_{self.recon_loss_name}", recon_loss)
         if self.recon_loss_name != "l1":
-            self.log("train/recon_l1", F.l1_loss(recon.detach(), x), on_epoch=True, batch_size=bs)
-        self.log("train/commit_loss", commit, on_step=False, on_epoch=True, batch_size=bs)
+            log_train("train/recon_l1", F.l1_loss(recon.detach(), x))
+        log_train("train/commit_loss", commit, on_step=False)
         for level, value in enumerate(self.model.quantizer.last_level_losses):
-            self.log(
-                f"train/commit_level_{level}", value, on_step=False, on_epoch=True, batch_size=bs
-            )
+            log_train(f"train/commit_level_{level}", value, on_step=False)
         return loss
 
     # ------------------------------------------------------------------ validation
@@ -177,24 +177,31 @@ class RVQVAEModule(L.LightningModule):
         }
         if float(sums["elements"]) == 0:
             return
-        recon_l1 = sums["abs_err"] / sums["elements"]
-        self.log("val/recon_l1", recon_l1.float(), prog_bar=True)
+        # the sums are over every rank already, so each rank holds the same figures; under DDP
+        # they are logged with sync_dist (the mean of equal values is that value, exactly)
+        log_val = partial(self.log, sync_dist=self._ddp)
+        recon_l1 = float(sums["abs_err"] / sums["elements"])
+        log_val("val/recon_l1", recon_l1, prog_bar=True)
         if float(sums["baseline_abs_err"]) > 0:
-            self.log(
-                "val/norm_l1", (sums["abs_err"] / sums["baseline_abs_err"]).float(), prog_bar=True
-            )
+            log_val("val/norm_l1", float(sums["abs_err"] / sums["baseline_abs_err"]), prog_bar=True)
             for k in range(1, self.model.num_quantizers):
                 level_err = sums["level_abs_err"][k - 1] / sums["baseline_abs_err"]
-                self.log(f"val/norm_l1_levels_{k}", level_err.float())
+                log_val(f"val/norm_l1_levels_{k}", float(level_err))
         health = codebook_utilization_from_counts(sums["counts"].cpu())
         self.last_codebook_health = health
         self.last_code_counts = sums["counts"].cpu()
         for level, stats in health.items():
             for name, value in stats.items():
-                self.log(f"val/codebook/{level}/{name}", float(value))
-        self.log("bitrate_bps", self.bitrate_bps())
+                log_val(f"val/codebook/{level}/{name}", float(value))
+        log_val("bitrate_bps", self.bitrate_bps())
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def _ddp(self) -> bool:
+        """True when several ranks train (their logged training figures are reduced)."""
+        trainer = self._trainer
+        return trainer is not None and trainer.world_size > 1
+
     def bitrate_bps(self) -> float:
         """Bits per second of the codes for this run's mel settings."""
         datamodule = self.trainer.datamodule if self._trainer is not None else None

@@ -73,6 +73,16 @@ def test_ddp_two_cpu_ranks_match_single_process(
     assert not (tmp_path / "outputs").exists()
     assert "sync_batchnorm off" in (ddp / "train.log").read_text()
     assert proc.returncode == 0
+    # the training figures are means over both ranks' batches (each rank logs the same value),
+    # and Lightning has nothing to warn about
+    figures = [
+        json.loads((ddp / "rank_state" / f"rank{r}_metrics.json").read_text()) for r in (0, 1)
+    ]
+    train_keys = [k for k in figures[0] if k.startswith("train/") and k.endswith("_epoch")]
+    assert "train/loss_epoch" in train_keys
+    assert {k: figures[0][k] for k in train_keys} == {k: figures[1][k] for k in train_keys}
+    assert figures[0]["val/norm_l1"] == figures[1]["val/norm_l1"]
+    assert "sync_dist" not in proc.stdout + proc.stderr
 
 
 def test_ddp_inside_a_multirun_stays_in_the_job_folder(tone_folder: Path, tmp_path: Path) -> None:
