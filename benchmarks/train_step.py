@@ -60,7 +60,13 @@ class BareStep:
     """Model + AdamW on fixed random batches; ``run(steps)`` returns samples/s."""
 
     def __init__(
-        self, plain: dict[str, Any], device: str = "cpu", bf16: bool = False, batch: int = BATCH
+        self,
+        plain: dict[str, Any],
+        device: str = "cpu",
+        bf16: bool = False,
+        batch: int = BATCH,
+        foreach: bool | None = None,
+        channels_last: bool = False,
     ) -> None:
         import torch
 
@@ -68,7 +74,10 @@ class BareStep:
         self.device = torch.device(device)
         self.bf16 = bf16
         self.batch = batch
+        self.channels_last = channels_last
         self.model = build_model(plain).to(self.device)
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.model.train()
         init = random_mels(64, seed=1).to(self.device)
         self.model.quantizer.init_codebooks(self.model.encode(init).detach().flatten(2).mT)
@@ -76,9 +85,12 @@ class BareStep:
             self.model.parameters(),
             lr=plain["optimizer"]["lr"],
             weight_decay=plain["optimizer"]["weight_decay"],
+            foreach=foreach,
         )
         self.clip = float(plain["trainer"].get("gradient_clip_val") or 0.0)
         self.batches = [random_mels(batch, seed=s).to(self.device) for s in range(4)]
+        if channels_last:
+            self.batches = [b.to(memory_format=torch.channels_last) for b in self.batches]
         self.weight = float(plain["module"]["commit_loss_weight"])
         self.step(self.batches[0])  # warm-up (allocator, oneDNN primitive cache)
         self.step(self.batches[1])

@@ -105,11 +105,48 @@ def _thousands(count: int) -> str:
     return f"{count / 1e6:.1f} M" if count >= 1e6 else f"{count / 1e3:.0f} K"
 
 
+_START_KEYS = {
+    "dataset",
+    "file_count",
+    "train_files",
+    "val_files",
+    "tier",
+    "num_quantizers",
+    "codebook_size",
+    "codebook_dim",
+    "bitrate_bps",
+    "params",
+    "device",
+    "threads",
+    "precision",
+}
+
+
+def codec_facts(codec: Any) -> dict[str, Any]:
+    """The :func:`start_line` facts of a loaded codec (checkpoint, model, device)."""
+    import torch
+
+    model = codec.model
+    facts: dict[str, Any] = {
+        "checkpoint": str(codec.path),
+        "num_quantizers": model.num_quantizers,
+        "codebook_size": model.codebook_size,
+        "codebook_dim": model.codebook_dim,
+        "bitrate_bps": codec.bitrate_bps(),
+        "params": sum(p.numel() for p in model.parameters()),
+        "device": str(codec.device),
+    }
+    if facts["device"] == "cpu":
+        facts["threads"] = torch.get_num_threads()
+    return facts
+
+
 def start_line(facts: Mapping[str, Any]) -> str:
     """One line saying what is trained on what, from the run's facts (missing ones left out).
 
     Keys: dataset, file_count, tier, num_quantizers, codebook_size, codebook_dim, bitrate_bps,
-    train_files, val_files, device, precision, params, threads.
+    train_files, val_files, device, precision, params, threads; any other key is shown as
+    ``key value`` at the end.
     """
     parts: list[str] = []
     if "dataset" in facts:
@@ -133,6 +170,7 @@ def start_line(facts: Mapping[str, Any]) -> str:
         parts.append(f"{device}" + (f" ({threads} threads)" if threads else ""))
     if facts.get("precision") is not None:
         parts.append(f"precision {facts['precision']}")
+    parts += [f"{key} {value}" for key, value in facts.items() if key not in _START_KEYS]
     return ", ".join(parts)
 
 
@@ -243,12 +281,27 @@ def run_facts(trainer: Any, pl_module: Any, datamodule: Any) -> dict[str, Any]:
 
 
 class StartLine(Callback):
-    """Logs :func:`start_line` once, when fitting starts (data loaded, device chosen)."""
+    """Logs :func:`start_line` once, when fitting starts (data loaded, device chosen).
+
+    ``facts`` set by the caller replace the VQ-VAE run's (:func:`run_facts`); the device,
+    threads and precision are added from the trainer.
+    """
 
     def __init__(self, prefix: str = "training") -> None:
         self.prefix = prefix
+        self.facts: dict[str, Any] | None = None
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
-        if trainer.is_global_zero:
+        if not trainer.is_global_zero:
+            return
+        if self.facts is None:
             facts = run_facts(trainer, pl_module, trainer.datamodule)
-            log.info("%s: %s", self.prefix, start_line(facts))
+        else:
+            import torch
+
+            facts = dict(self.facts)
+            facts["device"] = str(trainer.strategy.root_device)
+            if facts["device"] == "cpu":
+                facts["threads"] = torch.get_num_threads()
+            facts["precision"] = str(trainer.precision)
+        log.info("%s: %s", self.prefix, start_line(facts))

@@ -21,8 +21,10 @@ log = logging.getLogger("rvqvae.decode")
 def run(cfg: dict[str, Any]) -> list[dict[str, Path]]:
     """Decode ``cfg['input']`` (a codes file or a folder of them) into ``cfg['output']``."""
     from rvqvae.codec import Codec, decode_path
+    from rvqvae.console import codec_facts, start_line
 
     codec = Codec.from_checkpoint(cfg["ckpt"], device=cfg.get("device") or "cpu")
+    log.info("decoding %s: %s", cfg["input"], start_line(codec_facts(codec)))
     results = decode_path(
         codec,
         cfg["input"],
@@ -38,8 +40,10 @@ def run(cfg: dict[str, Any]) -> list[dict[str, Path]]:
         restore_level=bool(cfg["restore_level"]),
         wav_subtype=str(cfg["wav_subtype"]),
     )
-    for paths in results:
-        print("decoded: " + ", ".join(str(p) for p in paths.values()))
+    for paths in results:  # every file in the log; the console gets the closing line
+        log.info("decoded: %s", ", ".join(str(p) for p in paths.values()), extra={"console": False})
+    kinds = sorted({kind for paths in results for kind in paths})
+    print(f"decoded {len(results)} file(s) into {cfg['output']} ({', '.join(kinds)})")
     return results
 
 

@@ -24,9 +24,11 @@ def run(cfg: dict[str, Any]) -> list[tuple[Path, Path]]:
     """Encode ``cfg['input']`` into ``cfg['output']``; returns ``[(audio, codes file)]``."""
     from rvqvae.codec import Codec, encode_path
     from rvqvae.codec.grid import grid_bitrate_bps
+    from rvqvae.console import codec_facts, start_line
 
     codec = Codec.from_checkpoint(cfg["ckpt"], device=cfg.get("device") or "cpu")
     layout = str(cfg["layout"])
+    log.info("encoding %s: %s", cfg["input"], start_line(codec_facts(codec)))
     written, bad = encode_path(
         codec,
         cfg["input"],

@@ -6,7 +6,6 @@ Writes ``eval.json`` (into ``output``, by default this run's folder
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,14 @@ log = logging.getLogger("rvqvae.evaluate")
 
 def run(cfg: dict[str, Any], output_dir: str | Path | None = None) -> dict[str, Any]:
     """Evaluate ``cfg['ckpt']`` on ``cfg['dataset']['path']``; write and return ``eval.json``."""
+    from rvqvae.atomic import atomic_write_json
     from rvqvae.codec import Codec, evaluate_codec, load_eval_chunks
     from rvqvae.codec.evaluation import format_table
+    from rvqvae.console import codec_facts, start_line
 
     codec = Codec.from_checkpoint(cfg["ckpt"], device=cfg.get("device") or "cpu")
     ds = cfg["dataset"]
+    log.info("evaluating on %s: %s", ds["path"], start_line(codec_facts(codec)))
     chunks, sources, bad = load_eval_chunks(
         codec, ds["path"], ds.get("cache_dir"), ds.get("silence_threshold_db"), ds.get("max_files")
     )
@@ -54,7 +56,7 @@ def run(cfg: dict[str, Any], output_dir: str | Path | None = None) -> dict[str, 
         "chunk_duration_s": codec.chunk_duration_s,
         **result,
     }
-    (out / "eval.json").write_text(json.dumps(report, indent=2, default=str))
+    atomic_write_json(out / "eval.json", report)
     print(format_table(result))
     print(f"eval.json: {out / 'eval.json'}")
     return report

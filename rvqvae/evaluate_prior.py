@@ -7,7 +7,6 @@ prints a table. The training run writes the same figures into its ``summary.json
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ log = logging.getLogger("rvqvae.evaluate_prior")
 
 def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:
     """Evaluate ``cfg['ckpt']``; returns the figures written to ``eval_prior.json``."""
+    from rvqvae.atomic import atomic_write_json
     from rvqvae.prior.checkpoint import load_prior
     from rvqvae.prior.data import PriorDataModule
     from rvqvae.prior.evaluation import baseline_bits, evaluate_prior, score_validation
@@ -65,7 +65,7 @@ def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:
     figures.update(evaluation.to_dict())
     out = Path(cfg.get("output") or run_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval_prior.json").write_text(json.dumps(figures, indent=2))
+    atomic_write_json(out / "eval_prior.json", figures)
     print(format_table(figures))
     print(f"written: {out / 'eval_prior.json'}")
     return figures

@@ -72,6 +72,7 @@ def run(cfg: dict[str, Any], run_dir: str) -> list[dict[str, Path]]:
     """Generate ``num_samples`` files into ``cfg['output']`` (default ``run_dir``)."""
     from tqdm import tqdm
 
+    from rvqvae.console import codec_facts, start_line
     from rvqvae.prior.checkpoint import load_prior
     from rvqvae.prior.evaluation import length_for, sample
     from rvqvae.prior.sampling import SamplingSettings
@@ -88,6 +89,11 @@ def run(cfg: dict[str, Any], run_dir: str) -> list[dict[str, Path]]:
         prompt = encode_prompt(loaded, str(cfg["prompt"]), cfg.get("prompt_seconds"), seconds)
     out = Path(cfg.get("output") or run_dir).expanduser()
     _, _, columns = length_for(loaded.codec, seconds)
+    facts = codec_facts(loaded.codec)
+    facts["checkpoint"] = str(cfg["ckpt"])
+    facts["params"] = sum(p.numel() for p in loaded.prior.parameters())
+    facts["sampling"] = ", ".join(f"{k} {v}" for k, v in settings.to_dict().items())
+    log.info("generating %d x %g s into %s: %s", num, seconds, out, start_line(facts))
     first = 0 if prompt is None else prompt.shape[1]
     started = time.perf_counter()
     written: list[dict[str, Path]] = []

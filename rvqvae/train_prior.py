@@ -23,9 +23,11 @@ log = logging.getLogger("rvqvae.train_prior")
 def main(cfg: DictConfig) -> float | list[float] | None:
     """Train one prior; return ``optimized_metric``'s value(s), by default ``val/bits_per_s``
     (inf for a failed sweep job)."""
+    from rvqvae.console import setup_console
     from rvqvae.prior.run import train_prior
     from rvqvae.training.job import objective_from_config, run_entry
 
+    setup_console()
     objective = objective_from_config(cfg)
     return run_entry(lambda: train_prior(cfg), objective, _print_summary, log)
 

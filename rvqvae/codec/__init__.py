@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from rvqvae.codec.decoding import decode_chunk_mels, decode_file, decode_path, decode_to_mel
+from rvqvae.codec.encoding import encode_file, encode_path
 from rvqvae.codec.evaluation import evaluate_codec, load_eval_chunks
 from rvqvae.codec.format import (
     FORMAT_VERSION,
@@ -25,14 +27,6 @@ from rvqvae.codec.format import (
 )
 from rvqvae.codec.grid import decode_grid, encode_grid, grid_codes_file
 from rvqvae.codec.model import Codec, CodecMismatchError, weights_sha256
-from rvqvae.codec.pipeline import (
-    decode_chunk_mels,
-    decode_file,
-    decode_path,
-    decode_to_mel,
-    encode_file,
-    encode_path,
-)
 
 __all__ = [
     "FORMAT_VERSION",

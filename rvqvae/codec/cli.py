@@ -24,6 +24,9 @@ def one_line(exc: BaseException) -> str:
 
 def run_app(name: str, cfg: DictConfig, body: Callable[[dict[str, Any]], Any]) -> Any:
     """Resolve ``cfg`` (``???`` left = error) and run ``body``; one-line errors, exit 1."""
+    from rvqvae.console import setup_console
+
+    setup_console()
     log = logging.getLogger(f"rvqvae.{name}")
     try:
         plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)

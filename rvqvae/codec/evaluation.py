@@ -116,7 +116,7 @@ def evaluate_codec(
     max_speed_files: int = 2,
 ) -> dict[str, Any]:
     """All figures for ``chunks`` ``[N, 1, n_mels, C]`` (see the module docstring)."""
-    from rvqvae.codec.pipeline import encode_file
+    from rvqvae.codec.encoding import encode_file
 
     model, s = codec.model, codec.settings
     q = model.num_quantizers

@@ -27,6 +27,7 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     import lightning as L
 
     from rvqvae.codec.model import Codec
+    from rvqvae.console import OneLineProgressBar, StartLine
     from rvqvae.prior.callbacks import PriorPreviews
     from rvqvae.prior.checkpoint import resolve_vqvae, vqvae_payload, vqvae_run_dir
     from rvqvae.prior.data import PriorDataModule
@@ -108,6 +109,7 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
         vq.codebook_size,
         baselines["raw_bits_per_s"],
         baselines["unigram_bits_per_s"],
+        extra={"console": False},  # the start line below says it on the console
     )
 
     module = PriorModule(
@@ -138,7 +140,23 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
         pv["griffin_lim_iters"],
         plain["seed"],
     )
-    callbacks: list[Any] = [metrics_cb, previews]
+    start = StartLine("training prior")
+    start.facts = {
+        "VQ-VAE": plain.get("vqvae_run") or str(codec.path),
+        "prior": f"{plain['prior'].get('size')} ({prior.order} order)",
+        "train_files": len(data.train_files),
+        "val_files": len(data.val_files),
+        "num_quantizers": vq.num_quantizers,
+        "codebook_size": vq.codebook_size,
+        "codebook_dim": vq.codebook_dim,
+        "params": prior.num_parameters,
+        "raw/unigram": f"{baselines['raw_bits_per_s']:.0f}/"
+        f"{baselines['unigram_bits_per_s']:.0f} bit/s",
+    }
+    callbacks: list[Any] = [start, metrics_cb, previews]
+    if trainer_cfg.get("enable_progress_bar", True):
+        shown = {"loss": ["train/loss_step"], "val bit/s": ["val/bits_per_s"]}
+        callbacks.append(OneLineProgressBar(shown, samples_label="seq/s"))
     callbacks += checkpoint_callbacks(
         run_dir / "checkpoints", ck["interval"], ck["max_checkpoints"], monitor="val/nll"
     )

@@ -25,6 +25,7 @@ def write_sample(
     with ``grid [rows, cols, Q]`` also ``<name>.codes.npz`` (readable by ``rvqvae.decode``)."""
     import soundfile as sf
 
+    from rvqvae.atomic import atomic_path
     from rvqvae.codec.png import save_mel_png
     from rvqvae.data.vocoder import mel_to_audio
 
@@ -33,7 +34,8 @@ def write_sample(
     mel_np = np.asarray(mel.detach().cpu() if isinstance(mel, Tensor) else mel, dtype=np.float32)
     audio = mel_to_audio(mel_np, s, n_iter=griffin_lim_iters, length=num_samples)
     paths = {"wav": folder / f"{name}.wav", "png": folder / f"{name}.png"}
-    sf.write(paths["wav"], audio, s.sample_rate)
+    with atomic_path(paths["wav"]) as tmp:
+        sf.write(tmp, audio, s.sample_rate, format="WAV")
     save_mel_png(mel_np, paths["png"], s.hop_length / s.sample_rate, name)
     if grid is not None:
         from rvqvae.codec.format import save_codes

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from rvqvae.atomic import atomic_write_text
 from rvqvae.report.aggregate import (
     common_overrides,
     fmt_bitrate,
@@ -256,7 +257,7 @@ def write_local_report(
             (out_dir / image.name).write_bytes(image.png)
 
     md_path = out_dir / "report.md"
-    md_path.write_text(render_markdown(title, " ".join(intro), sections, out_dir), encoding="utf-8")
+    atomic_write_text(md_path, render_markdown(title, " ".join(intro), sections, out_dir))
     html_path = out_dir / "report.html"
-    html_path.write_text(render_html(title, " ".join(intro), sections, out_dir), encoding="utf-8")
+    atomic_write_text(html_path, render_html(title, " ".join(intro), sections, out_dir))
     return md_path, html_path

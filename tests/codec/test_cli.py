@@ -22,9 +22,17 @@ def test_encode_decode_cli_round_trip(trained, tmp_path) -> None:
     codes_b = tmp_path / "codes" / "sub" / "b.codes.npz"
     assert (tmp_path / "codes" / "a.codes.npz").is_file() and codes_b.is_file()
     assert list((tmp_path / "outputs" / "encode").glob("*/*/.hydra/config.yaml"))
+    # the console: one start line with the model's facts, no line per file (the log has them)
+    console = (proc.stdout + proc.stderr).splitlines()
+    (start,) = [line for line in console if "encoding" in line]
+    assert "levels x" in start and "bit/s" in start and "cpu" in start, start
+    assert not [line for line in console if " -> " in line], console
+    (log_file,) = (tmp_path / "outputs" / "encode").glob("*/*/encode.log")
+    assert log_file.read_text().count(" -> ") == 2
     args = [f"ckpt={ckpt}", f"input={codes_b}", "output=dec", "levels=2", "griffin_lim_iters=2"]
     proc = run_module("rvqvae.decode", args, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "decoded 1 file(s)" in proc.stdout
     info = sf.info(tmp_path / "dec" / "b.wav")
     assert info.samplerate == 48000
     assert info.frames == round(39000 * 48000 / 22050)

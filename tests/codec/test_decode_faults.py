@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rvqvae.codec import CodecError, decode_file, encode_file, save_codes
-from rvqvae.codec import pipeline as pipeline_mod
+from rvqvae.codec import decoding as pipeline_mod
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
