@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+# pytest-xdist workers (one per core; each runs torch on one thread, see tests/conftest.py)
+PYTEST_WORKERS ?= auto
 ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rvqvae-installed
@@ -24,10 +26,10 @@ train: $(STAMP)
 	$(BIN)/python -m rvqvae.train $(ARGS)
 
 test: $(STAMP)
-	WANDB_MODE=disabled $(BIN)/python -m pytest $(PYTEST_ARGS)
+	WANDB_MODE=disabled $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	WANDB_MODE=disabled $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	WANDB_MODE=disabled $(BIN)/python -m pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rvqvae tests benchmarks

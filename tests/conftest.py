@@ -7,6 +7,11 @@ import tempfile
 
 import pytest
 
+# Under pytest-xdist (make test runs -n 2) each worker, and every process it starts, gets one
+# torch thread: two workers with two spinning OpenMP threads each on 2 cores slow each other down.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 _WANDB_TMP = tempfile.mkdtemp(prefix="rvqvae-wandb-")
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")

@@ -295,6 +295,7 @@ def test_train_prior_multirun_writes_jobs_and_report(vqvae_run: dict, tmp_path: 
 
 
 @pytest.mark.slow  # ~40 s: 2 gloo ranks on CPU
+@pytest.mark.xdist_group("multiprocess")
 def test_train_prior_ddp_two_cpu_ranks_stay_identical(vqvae_run: dict, tmp_path: Path) -> None:
     from rvqvae.training.distributed import RANK_STATE_ENV
 

@@ -22,7 +22,8 @@ DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
 # rank 0's buffers before every training step); all other state must match exactly.
 PER_RANK = ("running_mean", "running_var", "num_batches_tracked")
 
-pytestmark = pytest.mark.slow
+# several processes each: one xdist worker runs them one after another (make test -n 2)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
 
 
 def _sha(tensor: torch.Tensor) -> str:

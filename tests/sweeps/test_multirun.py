@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from rvqvae.training.distributed import available_cpus
 
 from .conftest import fast_args, job_dirs, read_summary, run_train, wandb_records
@@ -81,6 +83,7 @@ def test_failing_job_does_not_lose_the_other(tone_folder: Path, tmp_path: Path) 
     assert rows[1].endswith(f"| failed: {error} |")
 
 
+@pytest.mark.xdist_group("multiprocess")
 def test_joblib_launcher_runs_jobs_in_parallel_with_split_threads(
     tone_folder: Path, tmp_path: Path
 ) -> None:

@@ -19,7 +19,8 @@ from rvqvae.training.distributed import RANK_STATE_ENV
 from .conftest import REPO, fast_args, job_dirs, read_summary, run_train, write_tones
 from .test_ddp import _assert_ranks_identical
 
-pytestmark = pytest.mark.slow
+# several processes each: one xdist worker runs them one after another (make test -n 2)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
 
 SCRIPT = REPO / "scripts" / "slurm_local.sh"
 TIMEOUT_S = 300  # per sweep; the jobs' own SLURM limit (timeout_min) is shorter
