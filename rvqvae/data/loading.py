@@ -39,6 +39,8 @@ def load_chunk_starts(
     See :func:`~rvqvae.data.chunks.chunk_starts` for the padding and silence rules.
     """
 
+    from rvqvae.console import progress  # (imports Lightning: only once loading starts)
+
     def load_one(f: Path) -> Usable | Bad:
         try:
             feats = cache.get(f)
@@ -55,7 +57,9 @@ def load_chunk_starts(
         with ThreadPoolExecutor(
             LOAD_THREADS, initializer=torch.set_num_threads, initargs=(1,)
         ) as ex:
-            results = list(ex.map(load_one, list(files)))
+            files = list(files)
+            # a bar on a terminal while a cold cache decodes (training and evaluate both load here)
+            results = list(progress(ex.map(load_one, files), "loading audio", total=len(files)))
     finally:
         torch.set_num_threads(threads)
     usable = [r for r in results if len(r) == 3]
