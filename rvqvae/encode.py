@@ -28,7 +28,10 @@ def run(cfg: dict[str, Any]) -> list[tuple[Path, Path]]:
 
     codec = Codec.from_checkpoint(cfg["ckpt"], device=cfg.get("device") or "cpu")
     layout = str(cfg["layout"])
-    log.info("encoding %s: %s", cfg["input"], start_line(codec_facts(codec)))
+    facts = codec_facts(codec)
+    if layout == "grid":  # the rate the written files have (the chunk layout's is nominal)
+        facts["bitrate_bps"] = grid_bitrate_bps(codec)
+    log.info("encoding %s: %s", cfg["input"], start_line(facts))
     written, bad = encode_path(
         codec,
         cfg["input"],
