@@ -24,30 +24,31 @@ from typing import IO, Any
 TEMP_SUFFIX = ".tmp"
 
 
-def _umask_now_or_at_import() -> int:
-    """The process umask, read from ``/proc/self/status`` (Linux) without changing it."""
+def _proc_umask() -> int | None:
+    """The process umask from ``/proc/self/status`` (Linux), read without changing it."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    return _UMASK_AT_IMPORT
+    return None
 
 
-def _umask_at_import() -> int:
-    # Fallback where /proc is missing: read once at import, before any loader thread runs.
+def _umask_by_setting() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-_UMASK_AT_IMPORT = _umask_at_import()
+# Only where /proc says nothing (not Linux): read once at import, before loader threads run.
+_FALLBACK_UMASK = _umask_by_setting() if _proc_umask() is None else 0o022
 
 
 def default_file_mode() -> int:
     """Permissions a plainly created file gets (0o666 minus the umask); ``mkstemp`` uses 0o600."""
-    return 0o666 & ~_umask_now_or_at_import()
+    mask = _proc_umask()
+    return 0o666 & ~(_FALLBACK_UMASK if mask is None else mask)
 
 
 @contextmanager
