@@ -86,10 +86,12 @@ class FeatureCache:
         """Hex key of ``path``'s current contents (path, size, mtime) and the parameters."""
         return self._key_of(*self._source(path))
 
+    def _entry_of(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
     def entry_path(self, path: str | os.PathLike[str]) -> Path:
         """Where the entry of ``path``'s current contents lives (whether or not it exists)."""
-        k = self.key(path)
-        return self.root / k[:2] / f"{k}.npz"
+        return self._entry_of(self.key(path))
 
     def _read(self, entry: Path) -> FileFeatures | BadAudioFile | None:
         """Stored value, or None when the entry is missing, unreadable or fails validation."""
@@ -154,8 +156,7 @@ class FeatureCache:
             source, st = self._source(path)
         except OSError as err:
             raise BadAudioFile(path, f"cannot be read ({err.strerror})") from None
-        key = self._key_of(source, st)
-        entry = self.root / key[:2] / f"{key}.npz"
+        entry = self._entry_of(self._key_of(source, st))
         cached = self._read(entry)
         if cached is not None:
             self._count("hits")
