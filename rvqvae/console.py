@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
+from rvqvae.training.callbacks import batch_size_of
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -122,23 +124,34 @@ _START_KEYS = {
 }
 
 
-def codec_facts(codec: Any) -> dict[str, Any]:
-    """The :func:`start_line` facts of a loaded codec (checkpoint, model, device)."""
+def _device_facts(device: Any) -> dict[str, Any]:
+    """``device`` and, on CPU, torch's intra-op ``threads``."""
     import torch
 
+    device = str(device)
+    return {"device": device, **({"threads": torch.get_num_threads()} if device == "cpu" else {})}
+
+
+def _trainer_facts(trainer: Any) -> dict[str, Any]:
+    """Device (``N x`` under DDP), threads and precision of a set-up trainer."""
+    facts = _device_facts(trainer.strategy.root_device)
+    if trainer.world_size > 1:
+        facts["device"] = f"{trainer.world_size} x {facts['device']}"
+    return {**facts, "precision": str(trainer.precision)}
+
+
+def codec_facts(codec: Any) -> dict[str, Any]:
+    """The :func:`start_line` facts of a loaded codec (checkpoint, model, device)."""
     model = codec.model
-    facts: dict[str, Any] = {
+    return {
         "checkpoint": str(codec.path),
         "num_quantizers": model.num_quantizers,
         "codebook_size": model.codebook_size,
         "codebook_dim": model.codebook_dim,
         "bitrate_bps": codec.bitrate_bps(),
         "params": sum(p.numel() for p in model.parameters()),
-        "device": str(codec.device),
+        **_device_facts(codec.device),
     }
-    if facts["device"] == "cpu":
-        facts["threads"] = torch.get_num_threads()
-    return facts
 
 
 def start_line(facts: Mapping[str, Any]) -> str:
@@ -198,10 +211,6 @@ class OneLineProgressBar(TQDMProgressBar):
         self._samples = 0
         self._start: float | None = None
 
-    def init_train_tqdm(self) -> Tqdm:
-        bar = super().init_train_tqdm()
-        return bar
-
     def init_validation_tqdm(self) -> Tqdm:
         return Tqdm(disable=True)
 
@@ -212,8 +221,7 @@ class OneLineProgressBar(TQDMProgressBar):
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        first = batch[0] if isinstance(batch, list | tuple) else batch
-        self._samples += int(getattr(first, "shape", [0])[0])
+        self._samples += batch_size_of(batch)
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, int | str | float]:
@@ -249,8 +257,6 @@ def _tier(config: Mapping[str, Any]) -> str | None:
 
 def run_facts(trainer: Any, pl_module: Any, datamodule: Any) -> dict[str, Any]:
     """The facts :func:`start_line` shows, read from a set-up trainer, module and datamodule."""
-    import torch
-
     config = getattr(pl_module, "run_config", {}) or {}
     dataset = config.get("dataset", {})
     model = getattr(pl_module, "model", None)
@@ -264,13 +270,8 @@ def run_facts(trainer: Any, pl_module: Any, datamodule: Any) -> dict[str, Any]:
         "codebook_size": getattr(model, "codebook_size", None),
         "codebook_dim": getattr(model, "codebook_dim", None),
         "params": sum(p.numel() for p in pl_module.parameters()),
-        "device": str(trainer.strategy.root_device),
-        "precision": str(trainer.precision),
+        **_trainer_facts(trainer),
     }
-    if facts["device"] == "cpu":
-        facts["threads"] = torch.get_num_threads()
-    if trainer.world_size > 1:
-        facts["device"] = f"{trainer.world_size} x {facts['device']}"
     bitrate = getattr(pl_module, "bitrate_bps", None)
     if callable(bitrate):
         try:
@@ -283,13 +284,13 @@ def run_facts(trainer: Any, pl_module: Any, datamodule: Any) -> dict[str, Any]:
 class StartLine(Callback):
     """Logs :func:`start_line` once, when fitting starts (data loaded, device chosen).
 
-    ``facts`` set by the caller replace the VQ-VAE run's (:func:`run_facts`); the device,
+    ``facts`` given by the caller replace the VQ-VAE run's (:func:`run_facts`); the device,
     threads and precision are added from the trainer.
     """
 
-    def __init__(self, prefix: str = "training") -> None:
+    def __init__(self, prefix: str = "training", facts: Mapping[str, Any] | None = None) -> None:
         self.prefix = prefix
-        self.facts: dict[str, Any] | None = None
+        self.facts = dict(facts) if facts is not None else None
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.is_global_zero:
@@ -297,11 +298,5 @@ class StartLine(Callback):
         if self.facts is None:
             facts = run_facts(trainer, pl_module, trainer.datamodule)
         else:
-            import torch
-
-            facts = dict(self.facts)
-            facts["device"] = str(trainer.strategy.root_device)
-            if facts["device"] == "cpu":
-                facts["threads"] = torch.get_num_threads()
-            facts["precision"] = str(trainer.precision)
+            facts = {**self.facts, **_trainer_facts(trainer)}
         log.info("%s: %s", self.prefix, start_line(facts))

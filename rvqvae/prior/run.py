@@ -140,9 +140,8 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
         pv["griffin_lim_iters"],
         plain["seed"],
     )
-    start = StartLine("training prior")
-    start.facts = {
-        "VQ-VAE": plain.get("vqvae_run") or str(codec.path),
+    prior_facts = {
+        "VQ-VAE": str(codec.path),
         "prior": f"{plain['prior'].get('size')} ({prior.order} order)",
         "train_files": len(data.train_files),
         "val_files": len(data.val_files),
@@ -153,6 +152,7 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
         "raw/unigram": f"{baselines['raw_bits_per_s']:.0f}/"
         f"{baselines['unigram_bits_per_s']:.0f} bit/s",
     }
+    start = StartLine("training prior", prior_facts)
     callbacks: list[Any] = [start, metrics_cb, previews]
     if trainer_cfg.get("enable_progress_bar", True):
         shown = {"loss": ["train/loss_step"], "val bit/s": ["val/bits_per_s"]}

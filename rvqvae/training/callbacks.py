@@ -44,7 +44,7 @@ class EpochMetricsCSV(Callback):
     ) -> None:
         self.path = Path(path)
         self.rate_key = rate_key  # throughput metric name
-        self.count_items = count_items or _batch_size  # items a training batch counts for
+        self.count_items = count_items or batch_size_of  # items a training batch counts for
         self.rows: list[dict[str, float]] = []
         self._start: float | None = None
         self._epoch_start = 0.0
@@ -132,7 +132,7 @@ class EpochMetricsCSV(Callback):
         atomic_write_text(self.path, out.getvalue())
 
 
-def _batch_size(batch: Any) -> int:
+def batch_size_of(batch: Any) -> int:
     """Samples in a batch: the first dimension of the batch tensor (or of its first element)."""
     return int((batch[0] if isinstance(batch, list | tuple) else batch).shape[0])
 
