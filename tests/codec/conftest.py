@@ -15,6 +15,12 @@ __all__ = ["REPO", "run_module", "write_tones"]
 TRAIN_ARGS = toy_train_args(epochs=4)
 
 
+def codes_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a codes file, to edit and save again (``np.savez``)."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
 def music(seconds: float, sr: int = 48000, seed: int = 0) -> np.ndarray:
     """A changing note sequence with harmonics and a little noise ``[samples]`` float32."""
     rng = np.random.default_rng(seed)

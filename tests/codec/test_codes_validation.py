@@ -23,7 +23,7 @@ from rvqvae.codec import (
     save_codes,
 )
 
-from .conftest import music, run_module
+from .conftest import codes_arrays, music, run_module
 
 Arrays = dict[str, np.ndarray]
 
@@ -41,13 +41,8 @@ def written(codec, tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def _arrays(path: Path) -> Arrays:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
 def _refused(path: Path, mutate: Callable[[Arrays], object], tmp_path: Path) -> str:
-    z = _arrays(path)
+    z = codes_arrays(path)
     mutate(z)
     bad = tmp_path / "edited.codes.npz"
     np.savez(bad, **z)
@@ -129,7 +124,7 @@ def test_files_as_written_load_in_both_versions(written, tmp_path) -> None:
         codes = load_codes(path)
         assert codes.layout == layout and codes.format_version == 2
         assert codes.num_samples == 144000 and codes.path == str(path)
-    z = _arrays(written["chunks"])
+    z = codes_arrays(written["chunks"])
     del z["layout"], z["generator"]
     z["format_version"] = np.array(1, dtype=np.int64)
     np.savez(tmp_path / "v1.codes.npz", **z)
@@ -161,7 +156,7 @@ def test_file_that_is_not_an_npz_says_so(tmp_path, content, words) -> None:
 
 def test_codes_that_do_not_fit_the_model_name_the_field(codec, written, tmp_path) -> None:
     """A valid file made for another model: refused before any output, naming the field."""
-    z = _arrays(written["grid"])
+    z = codes_arrays(written["grid"])
     z["num_quantizers"] = np.array(4)
     model_config = json.loads(str(z["model_config"])) | {"num_quantizers": 4}
     z["model_config"] = np.array(json.dumps(model_config))
@@ -180,7 +175,7 @@ def test_decode_cli_refuses_non_npz_and_edited_length_in_one_line(trained, writt
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a.codes.npz").write_text("this is a text file\n")
-    z = _arrays(written["grid"])
+    z = codes_arrays(written["grid"])
     z["num_samples"] = np.array(200_000_000)
     np.savez(folder / "b.codes.npz", **z)
     for name, words in (("a", "not an .npz (zip) archive"), ("b", "num_samples=200000000")):

@@ -12,16 +12,13 @@ import pytest
 from rvqvae.codec import CodesFormatError, encode_file, load_codes, save_codes
 from rvqvae.codec.format import FORMAT_VERSION, REQUIRED_KEYS, codes_dtype
 
+from .conftest import codes_arrays
+
 
 @pytest.fixture(scope="module")
 def codes_path(codec, trained, tmp_path_factory) -> Path:
     codes = encode_file(codec, trained["audio"] / "tone_002.wav")
     return save_codes(codes, tmp_path_factory.mktemp("fmt") / "tone_002.codes.npz")
-
-
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 def _write(path: Path, arrays: dict[str, np.ndarray]) -> Path:
@@ -36,7 +33,7 @@ def test_codes_dtype_is_smallest_unsigned() -> None:
 
 
 def test_codes_file_loads_with_numpy_alone(codes_path: Path, codec) -> None:
-    z = _arrays(codes_path)  # allow_pickle=False: no object arrays anywhere
+    z = codes_arrays(codes_path)  # allow_pickle=False: no object arrays anywhere
     assert set(REQUIRED_KEYS) <= set(z)
     assert all(v.dtype != object for v in z.values())
     assert int(z["format_version"]) == FORMAT_VERSION
@@ -73,7 +70,7 @@ def test_codes_file_loads_with_numpy_alone(codes_path: Path, codec) -> None:
     ],
 )
 def test_invalid_codes_files_are_refused(codes_path, tmp_path, mutate, message) -> None:
-    z = _arrays(codes_path)
+    z = codes_arrays(codes_path)
     mutate(z)
     bad = _write(tmp_path / "bad.codes.npz", z)
     with pytest.raises(CodesFormatError) as err:
@@ -93,7 +90,7 @@ def test_corrupt_truncated_and_pickled_files(codes_path, tmp_path) -> None:
         with pytest.raises(CodesFormatError) as err:
             load_codes(path)
         assert "\n" not in str(err.value)
-    z = _arrays(codes_path)
+    z = codes_arrays(codes_path)
     z["model_config"] = np.array([{"evil": 1}], dtype=object)  # needs pickle to load
     buf = io.BytesIO()
     np.savez(buf, **z)

@@ -28,7 +28,7 @@ from rvqvae.codec.grid import decode_grid_blocks
 from rvqvae.data.io import AudioReader
 from rvqvae.data.mel import stream_mel
 
-from .conftest import music, run_module
+from .conftest import codes_arrays, music, run_module
 
 GENERATOR = {"prior": "runs/p/best.ckpt", "seed": 7, "temperature": 0.9, "top_k": 32}
 
@@ -36,11 +36,6 @@ GENERATOR = {"prior": "runs/p/best.ckpt", "seed": 7, "temperature": 0.9, "top_k"
 def _true_mel(codec, path: Path) -> np.ndarray:
     reader = AudioReader(path, codec.settings.sample_rate, codec.normalize_peak)
     return np.concatenate(list(stream_mel(reader.blocks(), reader.num_samples, codec.settings)), 1)
-
-
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +101,7 @@ def test_decode_length_is_exact_for_odd_lengths(codec, tmp_path, seconds, sr) ->
 
 
 def test_grid_file_round_trip_and_levels(codec, grid_path, song) -> None:
-    z = _arrays(grid_path)
+    z = codes_arrays(grid_path)
     assert int(z["format_version"]) == FORMAT_VERSION == 2
     assert str(z["layout"]) == "grid" and json.loads(str(z["generator"])) == {}
     cols = -(-int(z["num_frames"]) // 16)
@@ -130,7 +125,7 @@ def test_grid_file_round_trip_and_levels(codec, grid_path, song) -> None:
 
 def test_version_1_file_loads_and_decodes_as_chunks(codec, trained, tmp_path) -> None:
     v2 = save_codes(encode_file(codec, trained["audio"] / "tone_003.wav"), tmp_path / "a.npz")
-    z = _arrays(v2)
+    z = codes_arrays(v2)
     del z["layout"], z["generator"]
     z["format_version"] = np.array(1, dtype=np.int64)
     v1 = tmp_path / "v1.codes.npz"
@@ -141,7 +136,7 @@ def test_version_1_file_loads_and_decodes_as_chunks(codec, trained, tmp_path) ->
     np.testing.assert_array_equal(decode_to_mel(codec, codes), decode_to_mel(codec, load_codes(v2)))
     paths = decode_file(codec, v1, tmp_path / "out", griffin_lim_iters=1, write_png=False)
     assert sf.info(paths["wav"]).frames == codes.num_samples == 72000
-    resaved = _arrays(save_codes(codes, tmp_path / "again.codes.npz"))
+    resaved = codes_arrays(save_codes(codes, tmp_path / "again.codes.npz"))
     assert int(resaved["format_version"]) == 2 and str(resaved["layout"]) == "chunks"
 
 
@@ -242,7 +237,7 @@ def _two_chunks(z: dict[str, np.ndarray]) -> None:
     ],
 )
 def test_bad_grid_files_give_one_line_errors(grid_path, tmp_path, mutate, message) -> None:
-    z = _arrays(grid_path)
+    z = codes_arrays(grid_path)
     mutate(z)
     bad = tmp_path / "bad.codes.npz"
     np.savez(bad, **z)
@@ -252,7 +247,7 @@ def test_bad_grid_files_give_one_line_errors(grid_path, tmp_path, mutate, messag
 
 
 def test_bad_grid_file_via_cli_and_unknown_layout(codec, trained, grid_path, tmp_path) -> None:
-    z = _arrays(grid_path)
+    z = codes_arrays(grid_path)
     _two_chunks(z)
     np.savez(tmp_path / "two.codes.npz", **z)
     args = [f"ckpt={trained['ckpt']}", "input=two.codes.npz", "output=o"]
