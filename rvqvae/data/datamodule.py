@@ -6,6 +6,11 @@ training step never waits on I/O. Datasets only yield integer indices; the ``col
 (:class:`~rvqvae.data.augment.ChunkBatcher`) gathers a whole batch from the tensors and augments
 it vectorised in the mel domain. Batches are plain tensors ``[B, 1, n_mels, chunk_frames]``.
 Validation is never augmented. The train/validation split: :mod:`rvqvae.data.split`.
+
+``augment_on="device"`` (``auto``: on a CUDA device when the data fits in a quarter of its free
+memory) holds the training and validation mels on the training device: the loaders then yield
+only chunk indices (``{"train_indices": ...}``), and :meth:`MelDataModule.on_after_batch_transfer`
+gathers and augments the batch there, with no host work or synchronisation per step.
 """
 
 from __future__ import annotations
@@ -21,9 +26,16 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from rvqvae.data.augment import AugmentConfig, ChunkBatcher
+from rvqvae.data.batches import (
+    AUGMENT_ON,
+    IndexCollate,
+    IndexDataset,
+    TensorBatcher,
+    fits_on_device,
+)
 from rvqvae.data.cache import FeatureCache, default_cache_dir
 from rvqvae.data.chunks import FileFeatures, chunk_hop_frames
 from rvqvae.data.discovery import DatasetError, count_audio_files, discover_audio_files
@@ -36,29 +48,6 @@ from rvqvae.data.synth import generate_synth_dataset, synth_params
 def count_usable_files(path: str | os.PathLike[str]) -> int:
     """Cheap file count for config composition (extension based, no decoding)."""
     return count_audio_files(path)
-
-
-class _IndexDataset(Dataset):
-    """Yields ``0 .. length-1``; the collate function turns index lists into batches."""
-
-    def __init__(self, length: int) -> None:
-        self.length = length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-
-class _TensorBatcher:
-    """``collate_fn`` indexing a fixed tensor (validation)."""
-
-    def __init__(self, chunks: Tensor) -> None:
-        self.chunks = chunks
-
-    def __call__(self, indices: list[int]) -> Tensor:
-        return self.chunks[torch.as_tensor(indices, dtype=torch.long)]
 
 
 class MelDataModule(L.LightningDataModule):
@@ -101,6 +90,7 @@ class MelDataModule(L.LightningDataModule):
         on_bad_file: str = "skip",
         max_files: int | None = None,
         file_count: int | None = None,
+        augment_on: str = "auto",
     ) -> None:
         super().__init__()
         # ``file_count`` is the config-time (extension-based) count; accepted so the Hydra node
@@ -114,6 +104,8 @@ class MelDataModule(L.LightningDataModule):
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
         if int(augmentation_expansion) < 1 or int(batch_size) < 1:
             raise ValueError("augmentation_expansion and batch_size must be >= 1")
+        if augment_on not in AUGMENT_ON:
+            raise ValueError(f"dataset.augment_on must be one of {AUGMENT_ON}, got {augment_on!r}")
         if max_files is not None and max_files < 1:
             raise ValueError(f"max_files must be >= 1 or None, got {max_files}")
         self.path = path
@@ -130,6 +122,7 @@ class MelDataModule(L.LightningDataModule):
         self.augment = bool(augment)
         self.batch_size = int(batch_size)
         self.num_workers = int(num_workers)
+        self.augment_on = augment_on
         self.seed = int(seed)
         self.cache_dir = default_cache_dir(cache_dir)
         self.on_bad_file = on_bad_file
@@ -148,6 +141,7 @@ class MelDataModule(L.LightningDataModule):
         self.mean_train_mel: Tensor | None = None
         self.cache_stats: dict[str, int] = {}
         self._batcher: ChunkBatcher | None = None
+        self._val_batcher: TensorBatcher | None = None
         self._loaded = False
 
     # ----------------------------------------------------------------------------------------
@@ -231,7 +225,9 @@ class MelDataModule(L.LightningDataModule):
             end_l.append(np.full(len(starts), offset + min(read_limit, real_end + c)))
             self.train_sources += [(path, int(s)) for s in starts]
             offset += real_end + c
-        store = torch.from_numpy(np.concatenate(segments, axis=1))
+        # frames-major [S, n_mels] (whole frames are contiguous for the batcher); store is its
+        # [n_mels, S] view
+        store = torch.from_numpy(np.ascontiguousarray(np.concatenate(segments, axis=1).T)).T
         cat = lambda xs: torch.from_numpy(np.concatenate(xs).astype(np.int64))  # noqa: E731
         self._batcher = ChunkBatcher(
             store,
@@ -258,6 +254,7 @@ class MelDataModule(L.LightningDataModule):
             val_parts += [padded[None, None, :, s : s + c] for s in starts]
             self.val_sources += [(path, int(s)) for s in starts]
         self.val_chunks = torch.from_numpy(np.concatenate(val_parts, axis=0))
+        self._val_batcher = TensorBatcher(self.val_chunks)
 
     # ----------------------------------------------------------------------------------------
 
@@ -266,32 +263,64 @@ class MelDataModule(L.LightningDataModule):
             self.setup()
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled, augmented batches; ``len(dataset) = n_train_chunks * expansion``."""
+        """Shuffled, augmented batches; ``len(dataset) = n_train_chunks * expansion`` (on the
+        device path: their chunk indices, see :meth:`on_after_batch_transfer`)."""
         self._require_setup()
         assert self._batcher is not None
         length = self._batcher.num_chunks * self.augmentation_expansion
+        on_device = self.augments_on_device()
         return DataLoader(
-            _IndexDataset(length),
+            IndexDataset(length),
             batch_size=self.batch_size,
             shuffle=True,
-            collate_fn=self._batcher,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            collate_fn=IndexCollate("train_indices") if on_device else self._batcher,
+            num_workers=0 if on_device else self.num_workers,
+            persistent_workers=self.num_workers > 0 and not on_device,
             generator=torch.Generator().manual_seed(self.seed),
         )
 
     def val_dataloader(self) -> DataLoader:
         """Deterministic, un-augmented validation batches in a fixed order."""
         self._require_setup()
-        assert self.val_chunks is not None
+        assert self._val_batcher is not None
+        on_device = self.augments_on_device()
         return DataLoader(
-            _IndexDataset(self.val_chunks.shape[0]),
+            IndexDataset(self._val_batcher.chunks.shape[0]),
             batch_size=self.batch_size,
             shuffle=False,
-            collate_fn=_TensorBatcher(self.val_chunks),
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            collate_fn=IndexCollate("val_indices") if on_device else self._val_batcher,
+            num_workers=0 if on_device else self.num_workers,
+            persistent_workers=self.num_workers > 0 and not on_device,
         )
+
+    def augments_on_device(self) -> bool:
+        """True when batches are gathered and augmented on the training device."""
+        if self.augment_on != "auto":
+            return self.augment_on == "device"
+        trainer = self.trainer  # LightningDataModule's attribute: None until a Trainer has it
+        if trainer is None or self._batcher is None or self.val_chunks is None:
+            return False
+        held = [self._batcher.frames, self.train_chunks, self.val_chunks]
+        return fits_on_device(held, trainer.strategy.root_device)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Device path: the chunk indices (already on the device) become the batch there."""
+        if isinstance(batch, dict) and "train_indices" in batch:
+            assert self._batcher is not None
+            idx = batch["train_indices"]
+            return self._batcher.to(idx.device)(idx)
+        if isinstance(batch, dict) and "val_indices" in batch:
+            assert self._val_batcher is not None
+            idx = batch["val_indices"]
+            self._val_batcher.chunks = self._val_batcher.chunks.to(idx.device)
+            return self._val_batcher(idx)
+        return batch
+
+    def training_batches(self) -> Any:
+        """The training loader's batches as mel tensors, on either path (for code outside the
+        Trainer's loop, such as the k-means init's top-up)."""
+        for batch in self.train_dataloader():
+            yield self.on_after_batch_transfer(batch, 0)
 
     def init_batch(self, num_chunks: int) -> Tensor:
         """Up to ``num_chunks`` training chunks (deterministic random sample) for k-means init."""

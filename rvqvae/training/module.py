@@ -91,8 +91,8 @@ class RVQVAEModule(L.LightningModule):
         batches = [datamodule.init_batch(wanted_chunks)]
         have = batches[0].shape[0]
         if have < wanted_chunks:  # small dataset: top up with augmented training batches
-            for batch in datamodule.train_dataloader():
-                batches.append(_batch_mels(batch))
+            for batch in datamodule.training_batches():
+                batches.append(_batch_mels(batch).cpu())
                 have += batches[-1].shape[0]
                 if have >= wanted_chunks:
                     break
