@@ -39,7 +39,7 @@ def _dm(root: Path, tmp_path: Path, augment_on: str) -> MelDataModule:
 def test_device_path_builds_the_loader_paths_batches(six_files: Path, tmp_path: Path) -> None:
     loader, device = _dm(six_files, tmp_path, "loader"), _dm(six_files, tmp_path, "device")
     assert device.augments_on_device() and not loader.augments_on_device()
-    for epoch in range(2):  # the random streams stay in step across epochs
+    for _epoch in range(2):  # the random streams stay in step across epochs
         expected = list(loader.train_dataloader())
         got = list(device.train_dataloader())
         assert len(got) == len(expected) > 1
