@@ -70,6 +70,8 @@ class RVQVAEModule(L.LightningModule):
         self.init_source: str | None = None  # where the k-means init data came from
         self.register_buffer("mean_train_mel", torch.zeros(0), persistent=True)
         self._val_sums: dict[str, Tensor] = {}
+        self._train_sums: Tensor | None = None  # [figures] batch-size weighted sums this epoch
+        self._train_count = 0
 
     # ------------------------------------------------------------------ set-up
     def on_fit_start(self) -> None:
@@ -135,13 +137,25 @@ class RVQVAEModule(L.LightningModule):
         # under DDP the training figures are means over every rank's batch, not rank 0's alone
         log_train = partial(self.log, on_epoch=True, batch_size=bs, sync_dist=self._ddp)
         log_train("train/loss", loss, on_step=True, prog_bar=True)
-        log_train(f"train/recon_{self.recon_loss_name}", recon_loss)
+        log_train(f"train/recon_{self.recon_loss_name}", recon_loss)  # _step and _epoch
         if self.recon_loss_name != "l1":
             log_train("train/recon_l1", F.l1_loss(recon.detach(), x))
-        log_train("train/commit_loss", commit, on_step=False)
-        for level, value in enumerate(self.model.quantizer.last_level_losses):
-            log_train(f"train/commit_level_{level}", value, on_step=False)
+        # The commitment figures are epoch means only: summed here on the device and logged
+        # once, at the epoch's last batch (a self.log per figure and step costs ~0.3 % of a CPU
+        # step each).
+        levels = self.model.quantizer.last_level_losses.detach().to(commit)  # [Q]
+        sums = torch.cat([commit.detach()[None], levels]) * bs
+        self._train_sums = sums if self._train_sums is None else self._train_sums + sums
+        self._train_count += bs
+        if batch_idx + 1 >= self.trainer.num_training_batches:
+            names = ["train/commit_loss"]
+            names += [f"train/commit_level_{q}" for q in range(levels.shape[0])]
+            for name, value in zip(names, self._train_sums / self._train_count):
+                log_train(name, value, on_step=False)
         return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._train_sums, self._train_count = None, 0
 
     # ------------------------------------------------------------------ validation
     def on_validation_epoch_start(self) -> None:

@@ -58,6 +58,15 @@ def test_debug_fast_run_writes_everything(fast_wandb_run: dict) -> None:
     ):
         assert rows[-1][key] != "", key
     assert float(rows[-1]["val/recon_l1"]) == pytest.approx(summary["val/recon_l1"], rel=1e-4)
+    # the epoch means are summed two ways (Lightning's for loss and recon, the module's own for
+    # the commitment figures): loss = recon + commit (weight 1), commit = sum of the levels
+    for row in rows:
+        loss, recon, commit = (
+            float(row[k]) for k in ("train/loss", "train/recon_l1", "train/commit_loss")
+        )
+        assert commit > 0 and loss == pytest.approx(recon + commit, rel=1e-4)
+        levels = sum(float(row[f"train/commit_level_{q}"]) for q in range(3))
+        assert levels == pytest.approx(commit, rel=1e-4)
     # previews every epoch and at the end
     for name in ("epoch_0001", "epoch_0002", "final"):
         folder = run_dir / "previews" / name
