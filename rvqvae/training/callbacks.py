@@ -157,6 +157,10 @@ class Previews(Callback):
         self.num_chunks = num_chunks
         self.griffin_lim_iters = griffin_lim_iters
         self.written: list[Path] = []
+        # Griffin-Lim is most of a preview's cost: the originals' audio is made once (the chunks
+        # are fixed), and the final preview reuses the last one's when no step came between
+        self._original_audio: tuple[int, list[np.ndarray]] | None = None  # (chunks hash, audio)
+        self._recon_audio: tuple[int, list[np.ndarray]] | None = None  # (global step, audio)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
@@ -187,10 +191,18 @@ class Previews(Callback):
         folder = self.out_dir / name
         folder.mkdir(parents=True, exist_ok=True)
         settings = datamodule.settings
+
+        def vocode(mels: np.ndarray) -> list[np.ndarray]:
+            return [mel_to_audio(mel, settings, n_iter=self.griffin_lim_iters) for mel in mels]
+
+        key = hash(originals.tobytes())
+        if self._original_audio is None or self._original_audio[0] != key:
+            self._original_audio = (key, vocode(originals))
+        if self._recon_audio is None or self._recon_audio[0] != trainer.global_step:
+            self._recon_audio = (trainer.global_step, vocode(recons))
         audio_items = []
-        for k, (orig, rec) in enumerate(zip(originals, recons)):
-            for kind, mel in (("original", orig), ("recon", rec)):
-                audio = mel_to_audio(mel, settings, n_iter=self.griffin_lim_iters)
+        for k, pair in enumerate(zip(self._original_audio[1], self._recon_audio[1])):
+            for kind, audio in zip(("original", "recon"), pair):
                 path = folder / f"{k}_{kind}.wav"
                 with atomic_path(path) as tmp:
                     sf.write(tmp, audio, settings.sample_rate, format="WAV")

@@ -72,6 +72,15 @@ def test_debug_fast_run_writes_everything(fast_wandb_run: dict) -> None:
         folder = run_dir / "previews" / name
         assert (folder / "mels.png").stat().st_size > 1000
         assert (folder / "0_original.wav").is_file() and (folder / "1_recon.wav").is_file()
+    # the final preview is the last epoch's model: its audio is that preview's, not made again
+    previews = run_dir / "previews"
+    for wav in ("0_recon.wav", "1_original.wav"):
+        assert (previews / "final" / wav).read_bytes() == (
+            previews / "epoch_0002" / wav
+        ).read_bytes()
+    assert (previews / "epoch_0001" / "0_recon.wav").read_bytes() != (
+        previews / "epoch_0002" / "0_recon.wav"
+    ).read_bytes()
     # the checkpoint rebuilds the model from the file alone
     model = load_model(run_dir / "checkpoints" / "best.ckpt")
     assert model.codebook_size == 64 and model.quantizer.initted
