@@ -288,7 +288,12 @@ def _metrics_from_rows(rows: list[dict[str, float]]) -> dict[str, Any]:
         return {"epochs": len(rows)}
     last = with_val[-1]
     best = min(with_val, key=lambda r: r["val/recon_l1"])
-    levels = {k: v for k, v in last.items() if k.startswith("val/norm_l1_levels_")}
+    levels = {  # measured every module.level_metrics_interval epochs: the latest measurement
+        k: v
+        for row in with_val
+        for k, v in row.items()
+        if k.startswith("val/norm_l1_levels_") and math.isfinite(v)
+    }
     return {
         "val/recon_l1": last["val/recon_l1"],
         "val/norm_l1": last.get("val/norm_l1"),

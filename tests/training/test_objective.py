@@ -22,7 +22,12 @@ def test_quantize_dropout_run_logs_level_errors_and_rd_cost(
 ) -> None:
     run_dir = tmp_path / "run"
     overrides = fast_args(
-        tone_folder, run_dir, "model.quantize_dropout=true", "optimized_metric=rd_cost"
+        tone_folder,
+        run_dir,
+        "model.quantize_dropout=true",
+        "optimized_metric=rd_cost",
+        "trainer.max_epochs=3",
+        "module.level_metrics_interval=2",
     )
     train_here(overrides, run_dir)
     summary = read_summary(run_dir)
@@ -31,7 +36,10 @@ def test_quantize_dropout_run_logs_level_errors_and_rd_cost(
     assert summary["bitrate_bps"] == pytest.approx(48 * 3 * 6)
     assert summary["rd_cost"] == pytest.approx(summary["val/norm_l1"] + 0.1 * 0.864)
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
-    for k in (1, 2):  # fewer levels than the model has, logged each epoch and in the summary
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"]
+    for k in (1, 2):  # fewer levels than the model has: every 2nd and the last epoch, summary
+        assert rows[0][f"val/norm_l1_levels_{k}"] == ""  # not measured: empty, not stale
+        assert float(rows[1][f"val/norm_l1_levels_{k}"]) > 0
         assert float(rows[-1][f"val/norm_l1_levels_{k}"]) > 0
         assert summary[f"val/norm_l1_levels_{k}"] == pytest.approx(
             float(rows[-1][f"val/norm_l1_levels_{k}"]), rel=1e-5
