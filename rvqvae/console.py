@@ -191,7 +191,9 @@ class OneLineProgressBar(TQDMProgressBar):
     """The epoch bar with only the figures a user watches: ``loss``, ``val/norm_l1``, samples/s.
 
     ``shown`` maps a label to the logged keys to look for, first found wins. The validation
-    bar is off (validation is short), so the console holds one bar line.
+    bar is off (validation is short), so the console holds one bar line. The bar is redrawn
+    at most every ``min_interval_s`` (and at an epoch's last batch): reading the logged figures
+    copies them from the device, which on a GPU would wait for every step.
     """
 
     def __init__(
@@ -199,6 +201,7 @@ class OneLineProgressBar(TQDMProgressBar):
         shown: Mapping[str, Sequence[str]] | None = None,
         refresh_rate: int = 1,
         samples_label: str = "samples/s",
+        min_interval_s: float = 0.5,
     ) -> None:
         super().__init__(refresh_rate=refresh_rate, leave=False)
         self.shown = {
@@ -208,8 +211,10 @@ class OneLineProgressBar(TQDMProgressBar):
             ).items()
         }
         self.samples_label = samples_label
+        self.min_interval_s = float(min_interval_s)
         self._samples = 0
         self._start: float | None = None
+        self._drawn = 0.0  # perf_counter of the last redraw
 
     def init_validation_tqdm(self) -> Tqdm:
         return Tqdm(disable=True)
@@ -222,7 +227,11 @@ class OneLineProgressBar(TQDMProgressBar):
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         self._samples += batch_size_of(batch)
-        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        now = time.perf_counter()
+        last = batch_idx + 1 >= trainer.num_training_batches
+        if last or now - self._drawn >= self.min_interval_s:
+            self._drawn = now
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, int | str | float]:
         logged = trainer.progress_bar_metrics
