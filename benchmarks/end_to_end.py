@@ -8,8 +8,13 @@ in-memory batches, see ``train_step.BareStep``) runs at the run's own batch size
 just after the run; their mean is the rate the run is held against. ``fit_efficiency`` leaves
 out what happens before ``trainer.fit`` (imports, composition, data preparation).
 
-``--options``: bare-step samples/s of fp32 (default), AdamW ``foreach``, bf16 autocast and
-``channels_last``, alternated over rounds so that load drifts hit them alike.
+The run is started as a user starts it (progress bar on, output captured). The bare rate before
+and after is the median of ``--rounds`` timings each: the machine's own speed drifts by +-10 %
+over minutes, so compare figures measured in the same session only.
+
+``--options``: bare-step samples/s of fp32 (default), AdamW ``foreach``, bf16 autocast,
+``channels_last`` and ``torch.compile`` of the conv stacks (with its compile seconds and the
+samples after which it pays), alternated over rounds so that load drifts hit them alike.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ def run_training(overrides: list[str], run_dir: Path) -> float:
     return wall
 
 
-def efficiency(overrides: list[str], steps: int) -> dict[str, Any]:
+def efficiency(overrides: list[str], steps: int, rounds: int = 3) -> dict[str, Any]:
     """Bare rate, whole run, bare rate again; the run's samples over bare rate x wall."""
     work = Path(tempfile.mkdtemp(prefix="rvqvae-bench-e2e-"))
     _, plain = compose_plain(overrides, work / "compose")
@@ -52,10 +57,10 @@ def efficiency(overrides: list[str], steps: int) -> dict[str, Any]:
     dm = datamodule(plain)
     samples_per_epoch = dm._batcher.num_chunks * dm.augmentation_expansion
     bare = BareStep(plain, batch=batch)
-    before = bare.run(steps)
+    before = median([bare.run(steps) for _ in range(rounds)])
     print(f"bare step (batch {batch}): {before:.1f} samples/s  [load {load_average()}]", flush=True)
-    wall = run_training(["trainer.enable_progress_bar=false", *overrides], work / "run")
-    after = bare.run(steps)
+    wall = run_training(overrides, work / "run")
+    after = median([bare.run(steps) for _ in range(rounds)])
     summary = json.loads((work / "run" / "summary.json").read_text())
     epochs = int(summary["epochs"])
     samples = samples_per_epoch * epochs
@@ -87,6 +92,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "foreach": {"foreach": True},
     "bf16": {"bf16": True},
     "channels_last": {"channels_last": True},
+    "compile": {"compile_mode": "default"},
 }
 
 
@@ -105,8 +111,25 @@ def step_options(overrides: list[str], steps: int, rounds: int) -> dict[str, Any
     for name, values in rates.items():
         out[f"cpu_options.{name}_samples_per_s"] = median(values)
         out[f"cpu_options.{name}_vs_fp32"] = median(values) / base
+    # compilation pays after this many samples (vs fp32 eager, steady rates)
+    compiled, eager = out["cpu_options.compile_samples_per_s"], base
+    compile_s = steps_of["compile"].warmup_s - steps_of["fp32"].warmup_s
+    out["cpu_options.compile_s"] = compile_s
+    saved_per_sample = 1 / eager - 1 / compiled
+    out["cpu_options.compile_breakeven_samples"] = (
+        compile_s / saved_per_sample if saved_per_sample > 0 else None
+    )
     out["cpu_options.load_average"] = load_average()
     return out
+
+
+def run(options: bool = True, steps: int = 24, rounds: int = 3) -> dict[str, Any]:
+    """The ``e2e`` section of run_all: the default run's efficiency (and the step options)."""
+    results: dict[str, Any] = {}
+    if options:
+        results.update(step_options([], steps, rounds))
+    results.update(efficiency([], steps, rounds))
+    return results
 
 
 def main() -> None:
@@ -121,7 +144,7 @@ def main() -> None:
     if args.options:
         results.update(step_options(args.overrides, args.steps, args.rounds))
     if not args.no_run:
-        results.update(efficiency(args.overrides, args.steps))
+        results.update(efficiency(args.overrides, args.steps, args.rounds))
     print_figures(results)
 
 

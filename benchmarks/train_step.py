@@ -67,6 +67,7 @@ class BareStep:
         batch: int = BATCH,
         foreach: bool | None = None,
         channels_last: bool = False,
+        compile_mode: str | None = None,
     ) -> None:
         import torch
 
@@ -81,6 +82,9 @@ class BareStep:
         self.model.train()
         init = random_mels(64, seed=1).to(self.device)
         self.model.quantizer.init_codebooks(self.model.encode(init).detach().flatten(2).mT)
+        if compile_mode:  # as RVQVAEModule(compile_model=True) does, after the init
+            self.model.encoder.compile(mode=compile_mode)
+            self.model.decoder.compile(mode=compile_mode)
         self.opt = torch.optim.AdamW(
             self.model.parameters(),
             lr=plain["optimizer"]["lr"],
@@ -92,8 +96,14 @@ class BareStep:
         if channels_last:
             self.batches = [b.to(memory_format=torch.channels_last) for b in self.batches]
         self.weight = float(plain["module"]["commit_loss_weight"])
-        self.step(self.batches[0])  # warm-up (allocator, oneDNN primitive cache)
+        t = time.perf_counter()
+        self.step(self.batches[0])  # warm-up (allocator, oneDNN primitive cache, compilation)
         self.step(self.batches[1])
+        self.step(self.batches[2])  # CUDA graphs are recorded after a warm-up step
+        from rvqvae.timing import synchronize
+
+        synchronize(self.device)
+        self.warmup_s = time.perf_counter() - t  # includes compile time with compile_mode
 
     def step(self, x: Any) -> Any:
         import torch
@@ -206,6 +216,7 @@ def preview_seconds(overrides: list[str], work: Path) -> float:
     previews = Previews(work / "preview", 1, cb["num_chunks"], cb["griffin_lim_iters"])
     module.device = torch.device("cpu")  # type: ignore[assignment]
     previews.write(_Trainer(), module, "warmup")  # type: ignore[arg-type]
+    _Trainer.global_step = 1  # a later preview: the originals' audio is cached, not the recon's
     t = time.perf_counter()
     previews.write(_Trainer(), module, "timed")  # type: ignore[arg-type]
     return time.perf_counter() - t
