@@ -1,6 +1,9 @@
 """Run every benchmark, write ``benchmarks/results.json`` (flat keys) and print the table.
 
-    .venv/bin/python benchmarks/run_all.py [--only train,data,startup,sweep,codec,prior,gpu]
+    .venv/bin/python benchmarks/run_all.py [--only SECTION,...]
+
+Sections: train, data, startup, sweep, codec, prior, gpu, gpu_sweep (the GPU ones skip without
+CUDA).
 
 About 4-5 minutes on an idle 2-core machine. Each section records the load average next to its
 figures: on a shared machine compare ratios measured in the same run, not absolute rates.
@@ -19,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, load_average, machine_info  # noqa: E402
 
-SECTIONS = ("train", "data", "startup", "sweep", "codec", "prior", "gpu")
+SECTIONS = ("train", "data", "startup", "sweep", "codec", "prior", "gpu", "gpu_sweep")
 
 
 def main() -> None:
@@ -64,6 +67,10 @@ def main() -> None:
             import gpu
 
             results.update(gpu.run())
+        elif name == "gpu_sweep":
+            import gpu_sweep
+
+            results.update(gpu_sweep.run())
         else:
             raise SystemExit(f"unknown section {name!r} (choose from {', '.join(SECTIONS)})")
         results[f"{name}.bench_seconds"] = time.perf_counter() - t

@@ -47,6 +47,9 @@ ROWS: list[tuple[str, str, tuple[str, float] | None]] = [
     ("prior.generate_vocoder_s", "  of which Griffin-Lim, s", None),
     ("prior.generate_x_realtime", "generate with audio, x real time", None),
     ("gpu.pipeline_vs_bare_ratio", "GPU pipeline / bare (bf16, batch 32)", None),
+    ("gpu_sweep.serial_wall_s", "9-job sweep on one GPU: serial, s", None),
+    ("gpu_sweep.shared_wall_s", "9-job sweep on one GPU: shared (gpu_shared, 3 per GPU), s", None),
+    ("gpu_sweep.throughput_ratio", "9-job sweep on one GPU: serial / shared wall", (">=", 3)),
 ]
 
 

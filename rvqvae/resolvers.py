@@ -12,6 +12,8 @@ config and in joblib/submitit workers (Hydra pickles the resolvers with the job)
   :func:`rvqvae.prior.config.get_prior_config` (SIZE: auto/small/medium/large).
 - ``${rvqvae.vqvae_file_count:SPEC}``: the file count of the VQ-VAE run ``SPEC`` (a run folder
   or checkpoint): its ``summary.json``, else the config stored in its checkpoint.
+- ``${rvqvae.shared_gpu_jobs:JOBS_PER_GPU,GPUS}``: ``n_jobs`` of ``hydra/launcher=gpu_shared``
+  (:func:`rvqvae.training.gpu_share.shared_gpu_jobs`; GPUS ``auto`` = the visible GPUs).
 """
 
 from __future__ import annotations
@@ -98,6 +100,13 @@ def auto_precision() -> str:
     return "32-true"
 
 
+def shared_gpu_jobs(jobs_per_gpu: Any, gpus: Any) -> int:
+    """Jobs side by side under ``hydra/launcher=gpu_shared``: ``jobs_per_gpu x gpus``."""
+    from rvqvae.training.gpu_share import shared_gpu_jobs as jobs
+
+    return jobs(jobs_per_gpu, gpus)
+
+
 def register_resolvers() -> None:
     """Register (or re-register) every rvqvae resolver."""
     OmegaConf.register_new_resolver("rvqvae.file_count", file_count, replace=True)
@@ -105,6 +114,7 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("rvqvae.precision", auto_precision, replace=True)
     OmegaConf.register_new_resolver("rvqvae.prior", prior_value, replace=True)
     OmegaConf.register_new_resolver("rvqvae.vqvae_file_count", vqvae_file_count, replace=True)
+    OmegaConf.register_new_resolver("rvqvae.shared_gpu_jobs", shared_gpu_jobs, replace=True)
 
 
 register_resolvers()

@@ -25,6 +25,7 @@ from rvqvae.training.distributed import (
     set_threads,
     uses_gpu,
 )
+from rvqvae.training.gpu_share import shared_gpu_devices
 from rvqvae.training.job import JobContext, training_job
 from rvqvae.training.loggers import build_loggers
 from rvqvae.training.resume import first_overrides, restore_for_resume
@@ -203,6 +204,11 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
         )
     model_cfg["threshold_ema_dead_code"] = threshold
     check_launcher(hydra_cfg, is_distributed)
+    if plain.get("gpu_share") is not None:  # hydra/launcher=gpu_shared: GPU job.num % gpus
+        devices = shared_gpu_devices(trainer_cfg, plain["gpu_share"], hydra_cfg.job.num)
+        if devices is not None:
+            log.info("gpu_shared: job %d on GPU %s", hydra_cfg.job.num, devices[0])
+            trainer_cfg["devices"] = devices
     if trainer_cfg.get("sync_batchnorm") and not uses_gpu(trainer_cfg):
         log.info("trainer.sync_batchnorm off: torch's SyncBatchNorm needs GPUs")
         trainer_cfg["sync_batchnorm"] = False
