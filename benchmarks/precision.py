@@ -58,6 +58,12 @@ def study(seeds: list[int], work: Path, overrides: list[str]) -> dict[str, Any]:
     return out
 
 
+def run(seeds: tuple[int, ...] = (0, 1, 2), work: Path | None = None) -> dict[str, Any]:
+    """The ``precision`` section of run_all (in a fresh folder unless ``work`` is given)."""
+    work = work or Path(tempfile.mkdtemp(prefix="rvqvae-bench-precision-"))
+    return study(list(seeds), work, [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", default="0,1,2")

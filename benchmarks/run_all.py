@@ -2,17 +2,21 @@
 
     .venv/bin/python benchmarks/run_all.py [--only SECTION,...]
 
-Sections: train, data, startup, sweep, codec, prior, gpu, gpu_sweep (the GPU ones skip without
-CUDA).
+Sections (default order): train, data, startup, sweep, codec, prior, e2e, gpu, gpu_sweep; the
+GPU ones skip without CUDA. ``precision`` (bf16 vs fp32 whole default runs over 3 seeds, about
+30 min on 2 cores) runs only when named.
 
-About 4-5 minutes on an idle 2-core machine. Each section records the load average next to its
-figures: on a shared machine compare ratios measured in the same run, not absolute rates.
+About 15 minutes on an idle 2-core machine, 10 of them the ``e2e`` section (the default run,
+the bare step around it, the CPU step options with a compile). Each section records the load
+average next to its figures: on a shared machine compare ratios measured in the same run, not
+absolute rates.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import json
 import sys
 import time
@@ -22,7 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, load_average, machine_info  # noqa: E402
 
-SECTIONS = ("train", "data", "startup", "sweep", "codec", "prior", "gpu", "gpu_sweep")
+# section -> benchmark module (each has run() -> flat dict of figures)
+MODULES = {
+    "train": "train_step",
+    "data": "data_load",
+    "startup": "startup",
+    "sweep": "sweep",
+    "codec": "codec",
+    "prior": "prior",
+    "e2e": "end_to_end",
+    "gpu": "gpu",
+    "gpu_sweep": "gpu_sweep",
+    "precision": "precision",
+}
+SECTIONS = tuple(name for name in MODULES if name != "precision")  # the default run
 
 
 def main() -> None:
@@ -39,40 +56,9 @@ def main() -> None:
     for name in wanted:
         t = time.perf_counter()
         print(f"== {name}  [load {load_average()}]", flush=True)
-        if name == "train":
-            import train_step
-
-            results.update(train_step.run())
-        elif name == "data":
-            import data_load
-
-            results.update(data_load.run())
-        elif name == "startup":
-            import startup
-
-            results.update(startup.run())
-        elif name == "sweep":
-            import sweep
-
-            results.update(sweep.run())
-        elif name == "codec":
-            import codec
-
-            results.update(codec.run())
-        elif name == "prior":
-            import prior
-
-            results.update(prior.run())
-        elif name == "gpu":
-            import gpu
-
-            results.update(gpu.run())
-        elif name == "gpu_sweep":
-            import gpu_sweep
-
-            results.update(gpu_sweep.run())
-        else:
-            raise SystemExit(f"unknown section {name!r} (choose from {', '.join(SECTIONS)})")
+        if name not in MODULES:
+            raise SystemExit(f"unknown section {name!r} (choose from {', '.join(MODULES)})")
+        results.update(importlib.import_module(MODULES[name]).run())
         results[f"{name}.bench_seconds"] = time.perf_counter() - t
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     results["machine.load_average_end"] = load_average()
