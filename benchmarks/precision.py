@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -51,9 +52,13 @@ def study(seeds: list[int], work: Path, overrides: list[str]) -> dict[str, Any]:
         out[f"precision.{tag}_wall_s"] = [round(w, 1) for _, w in rows]
     fp32, bf16 = out["precision.fp32_val_norm_l1_mean"], out["precision.bf16_val_norm_l1_mean"]
     out["precision.bf16_vs_fp32_val_norm_l1"] = bf16 / fp32
-    speed = [w32 / w16 for (_, w32), (_, w16) in zip(per["32-true"], per["bf16-mixed"])]
-    out["precision.bf16_speedup_wall"] = sum(speed) / len(speed)
-    out["precision.bf16_adoptable"] = bool(bf16 / fp32 <= 1.01 and min(speed) > 1.0)
+    # wall ratios of the seeds whose two runs both have a wall time (a run disturbed by other
+    # load can have its wall_s.txt removed: its quality still counts, its speed does not)
+    pairs = zip(per["32-true"], per["bf16-mixed"])
+    speed = [w32 / w16 for (_, w32), (_, w16) in pairs if math.isfinite(w32 / w16)]
+    out["precision.bf16_speedup_wall"] = sum(speed) / len(speed) if speed else None
+    out["precision.bf16_speedup_seeds"] = len(speed)
+    out["precision.bf16_adoptable"] = bool(bf16 / fp32 <= 1.01 and speed and min(speed) > 1.0)
     out["precision.load_average"] = load_average()
     return out
 
