@@ -304,23 +304,28 @@ class MelDataModule(L.LightningDataModule):
         return fits_on_device(held, trainer.strategy.root_device)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Device path: the chunk indices (already on the device) become the batch there."""
-        if isinstance(batch, dict) and "train_indices" in batch:
-            assert self._batcher is not None
-            idx = batch["train_indices"]
-            return self._batcher.to(idx.device)(idx)
-        if isinstance(batch, dict) and "val_indices" in batch:
-            assert self._val_batcher is not None
-            idx = batch["val_indices"]
-            self._val_batcher.chunks = self._val_batcher.chunks.to(idx.device)
-            return self._val_batcher(idx)
-        return batch
+        """Device path: the chunk indices (already on the device) become the batch there (the
+        mels move to that device with the first batch)."""
+        return self._batch_from_indices(batch, move=True)
 
     def training_batches(self) -> Any:
         """The training loader's batches as mel tensors, on either path (for code outside the
-        Trainer's loop, such as the k-means init's top-up)."""
+        Trainer's loop, such as the k-means init's top-up); nothing moves between devices."""
         for batch in self.train_dataloader():
-            yield self.on_after_batch_transfer(batch, 0)
+            yield self._batch_from_indices(batch, move=False)
+
+    def _batch_from_indices(self, batch: Any, move: bool) -> Any:
+        if isinstance(batch, dict) and "train_indices" in batch:
+            assert self._batcher is not None
+            idx = batch["train_indices"]
+            return (self._batcher.to(idx.device) if move else self._batcher)(idx)
+        if isinstance(batch, dict) and "val_indices" in batch:
+            assert self._val_batcher is not None
+            idx = batch["val_indices"]
+            if move:
+                self._val_batcher.chunks = self._val_batcher.chunks.to(idx.device)
+            return self._val_batcher(idx)
+        return batch
 
     def init_batch(self, num_chunks: int) -> Tensor:
         """Up to ``num_chunks`` training chunks (deterministic random sample) for k-means init."""
