@@ -4,9 +4,10 @@
 
 *efficiency*: samples trained / (bare step rate x wall time of the whole ``python -m
 rvqvae.train`` process, start-up included). The bare step (forward, backward, clip, AdamW on
-in-memory batches, see ``train_step.BareStep``) runs at the run's own batch size just before and
-just after the run; their mean is the rate the run is held against. ``fit_efficiency`` leaves
-out what happens before ``trainer.fit`` (imports, composition, data preparation).
+in-memory batches, see ``train_step.BareStep``) runs at the run's own batch size and precision
+(bf16 autocast when the run resolves to bf16-mixed) just before and just after the run; their
+mean is the rate the run is held against. ``fit_efficiency`` leaves out what happens before
+``trainer.fit`` (imports, composition, data preparation).
 
 The run is started as a user starts it (progress bar on, output captured). The bare rate before
 and after is the median of ``--rounds`` timings each: the machine's own speed drifts by +-10 %
@@ -56,7 +57,8 @@ def efficiency(overrides: list[str], steps: int, rounds: int = 3) -> dict[str, A
     batch = int(plain["dataset"]["batch_size"])
     dm = datamodule(plain)
     samples_per_epoch = dm._batcher.num_chunks * dm.augmentation_expansion
-    bare = BareStep(plain, batch=batch)
+    precision = str(plain["trainer"]["precision"])  # the bare step runs as the run does
+    bare = BareStep(plain, batch=batch, bf16=precision.startswith("bf16"))
     before = median([bare.run(steps) for _ in range(rounds)])
     print(f"bare step (batch {batch}): {before:.1f} samples/s  [load {load_average()}]", flush=True)
     wall = run_training(overrides, work / "run")
@@ -74,6 +76,7 @@ def efficiency(overrides: list[str], steps: int, rounds: int = 3) -> dict[str, A
     return {
         "e2e.overrides": " ".join(overrides) or "(default run)",
         "e2e.batch_size": batch,
+        "e2e.precision": precision,
         "e2e.samples": samples,
         "e2e.wall_s": wall,
         "e2e.fit_s": fit_s,

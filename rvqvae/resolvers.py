@@ -7,7 +7,8 @@ config and in joblib/submitit workers (Hydra pickles the resolvers with the job)
   folder is walked once per config object).
 - ``${rvqvae.tier:KEY,FILE_COUNT[,TIER]}``: value KEY of
   :func:`rvqvae.training.config.get_adaptive_vqvae_config` (TIER: auto/small/medium/large).
-- ``${rvqvae.precision:}``: ``bf16-mixed`` when a CUDA GPU with bf16 is present, else ``32-true``.
+- ``${rvqvae.precision:ACCELERATOR,ON_CPU}``: ``bf16-mixed`` on a CUDA GPU with bf16; on the CPU
+  ON_CPU (``auto``: ``bf16-mixed`` where it has AVX512-BF16/AMX, else ``32-true``).
 - ``${rvqvae.prior:KEY,FILE_COUNT[,SIZE]}``: value KEY of
   :func:`rvqvae.prior.config.get_prior_config` (SIZE: auto/small/medium/large).
 - ``${rvqvae.vqvae_file_count:SPEC}``: the file count of the VQ-VAE run ``SPEC`` (a run folder
@@ -91,13 +92,42 @@ def vqvae_file_count(spec: Any) -> int:
     return count
 
 
-def auto_precision() -> str:
-    """Lightning precision string: bf16 mixed precision on a capable CUDA GPU, else fp32."""
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of native bf16 math
+
+
+def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True when the CPU does bf16 math natively (AVX512-BF16 or AMX); False where unknown."""
+    try:
+        flags = next(
+            (
+                line.split(":", 1)[1].split()
+                for line in Path(cpuinfo).read_text().splitlines()
+                if line.startswith("flags")
+            ),
+            [],
+        )
+    except OSError:
+        return False
+    return any(flag in flags for flag in CPU_BF16_FLAGS)
+
+
+def auto_precision(accelerator: str = "auto", on_cpu: str = "32-true") -> str:
+    """Lightning precision for ``trainer.accelerator``: bf16 mixed precision on a CUDA GPU with
+    bf16; on the CPU ``on_cpu`` (``auto``: bf16 mixed where the CPU has native bf16, else
+    fp32); fp32 elsewhere (MPS)."""
     import torch
 
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16-mixed"
-    return "32-true"
+    cuda = torch.cuda.is_available()
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and cuda):
+        return "bf16-mixed" if cuda and torch.cuda.is_bf16_supported() else "32-true"
+    on_cpu_device = accelerator == "cpu" or (
+        accelerator == "auto" and not torch.backends.mps.is_available()
+    )
+    if not on_cpu_device:
+        return "32-true"
+    if on_cpu == "auto":
+        return "bf16-mixed" if cpu_has_bf16() else "32-true"
+    return on_cpu
 
 
 def shared_gpu_jobs(jobs_per_gpu: Any, gpus: Any) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -71,12 +72,22 @@ def test_default_composition() -> None:
     validate_config(cfg)
 
 
+def _native_cpu_bf16() -> bool:
+    """This machine's CPU does bf16 natively (read here from /proc/cpuinfo, independently)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"^flags\s*:.*\b(avx512_bf16|amx_bf16)\b", text, re.MULTILINE))
+
+
 def test_precision_is_one_the_machine_runs() -> None:
-    """trainer.precision resolves to bf16 mixed precision only where ``accelerator=auto`` picks
-    a GPU that has bf16, else fp32; Lightning accepts it there."""
+    """trainer.precision resolves to bf16 mixed precision where ``accelerator=auto`` picks a GPU
+    that has bf16, or the CPU when it does bf16 natively (the VQ-VAE only: the prior stays fp32
+    on CPUs), else fp32; Lightning accepts it there."""
     import lightning as L
     import torch
-    from lightning.pytorch.accelerators import CUDAAccelerator
+    from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
 
     trainer_cfg = resolved([])["trainer"]
     precision = trainer_cfg["precision"]
@@ -92,7 +103,21 @@ def test_precision_is_one_the_machine_runs() -> None:
     on_bf16_gpu = isinstance(trainer.accelerator, CUDAAccelerator) and (
         torch.cuda.is_bf16_supported()
     )
-    assert precision == ("bf16-mixed" if on_bf16_gpu else "32-true")
+    on_bf16_cpu = isinstance(trainer.accelerator, CPUAccelerator) and _native_cpu_bf16()
+    assert precision == ("bf16-mixed" if on_bf16_gpu or on_bf16_cpu else "32-true")
+    forced = resolved(["trainer.accelerator=cpu", "trainer.precision=32-true"])["trainer"]
+    assert forced["precision"] == "32-true"  # an explicit choice still wins
+
+
+def test_cpu_bf16_flag_reader(tmp_path: Path) -> None:
+    from rvqvae.resolvers import cpu_has_bf16
+
+    with_bf16 = tmp_path / "a"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 vaes\n")
+    without = tmp_path / "b"
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512bw\n")
+    assert cpu_has_bf16(str(with_bf16)) and not cpu_has_bf16(str(without))
+    assert not cpu_has_bf16(str(tmp_path / "missing"))  # no /proc (macOS): fp32
 
 
 def test_every_group_combination_composes(audio_dir: Path) -> None:
