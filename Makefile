@@ -12,7 +12,7 @@ ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rvqvae-installed
 
-.PHONY: install train test test-fast lint bench clean
+.PHONY: install train test test-fast lint bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# on a GPU host: the GPU rows (pipeline, compiled step, default run, shared sweep), own file
+bench-gpu: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --only gpu,gpu_sweep --out benchmarks/results_gpu.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache

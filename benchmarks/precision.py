@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_average, print_figures  # noqa: E402
+from common import load_average, machine_info, print_figures  # noqa: E402
 from end_to_end import run_training  # noqa: E402
 
 PRECISIONS = ("32-true", "bf16-mixed")
@@ -73,11 +73,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="also write the figures (JSON)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="rvqvae-bench-precision-"))
     seeds = [int(s) for s in args.seeds.split(",") if s]
-    print_figures(study(seeds, work, args.overrides))
+    results = study(seeds, work, args.overrides)
+    print_figures(results)
+    if args.out:
+        args.out.write_text(json.dumps({**machine_info(), **results}, indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":
