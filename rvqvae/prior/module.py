@@ -111,7 +111,8 @@ class PriorModule(L.LightningModule):
             on_epoch=True,
             prog_bar=True,
             batch_size=columns.shape[0],
-            sync_dist=self.trainer.world_size > 1,  # under DDP: the mean over every rank's batch
+            # under DDP: the mean over every rank's batch (no trainer: a benchmark's bare step)
+            sync_dist=self._trainer is not None and self._trainer.world_size > 1,
         )
         self._train_sum += torch.tensor(
             [float((nll.detach() * weights).sum()), float(weights.sum())]

@@ -158,7 +158,8 @@ class RVQVAEModule(L.LightningModule):
         sums = torch.cat([commit.detach()[None], levels]) * bs
         self._train_sums = sums if self._train_sums is None else self._train_sums + sums
         self._train_count += bs
-        if batch_idx + 1 >= self.trainer.num_training_batches:
+        last_batch = self._trainer is None or batch_idx + 1 >= self._trainer.num_training_batches
+        if last_batch:
             names = ["train/commit_loss"]
             names += [f"train/commit_level_{q}" for q in range(levels.shape[0])]
             for name, value in zip(names, self._train_sums / self._train_count):

@@ -18,8 +18,10 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from rvqvae.training.checkpoint import CheckpointError, load_checkpoint_file, resolve_resume
 from rvqvae.training.config_upgrade import upgrade_saved_config
+
+# rvqvae.training.checkpoint (torch, Lightning) is imported where a checkpoint is read:
+# resume_in_place runs before every `python -m rvqvae.train`, `--help` included.
 
 # Overrides a resuming command may change (a key, or a prefix ending in "."): how long and where
 # the run goes on, never what it trains.
@@ -124,6 +126,8 @@ def changeable(key: str) -> bool:
 def saved_config(checkpoint_path: Path) -> dict[str, Any]:
     """The resolved config an ``rvqvae.train`` checkpoint carries (loaded safely), in today's
     layout (:func:`~rvqvae.training.config_upgrade.upgrade_saved_config`)."""
+    from rvqvae.training.checkpoint import CheckpointError, load_checkpoint_file
+
     checkpoint = load_checkpoint_file(checkpoint_path)
     config = (checkpoint.get("rvqvae") or {}).get("config")
     if not isinstance(config, dict):
@@ -221,6 +225,8 @@ def restore_for_resume(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
     from omegaconf import OmegaConf
 
     hydra_cfg = HydraConfig.get()
+    from rvqvae.training.checkpoint import resolve_resume
+
     ckpt_path = resolve_resume(cfg.get("resume"), Path(hydra_cfg.runtime.output_dir))
     if ckpt_path is None:
         return cfg, None

@@ -107,6 +107,13 @@ def test_precision_is_one_the_machine_runs() -> None:
     assert precision == ("bf16-mixed" if on_bf16_gpu or on_bf16_cpu else "32-true")
     forced = resolved(["trainer.accelerator=cpu", "trainer.precision=32-true"])["trainer"]
     assert forced["precision"] == "32-true"  # an explicit choice still wins
+    assert (
+        resolved(["trainer.accelerator=cpu", "cpu_precision=32-true"])["trainer"]["precision"]
+        == "32-true"
+    )
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):  # the prior: fp32 on CPUs
+        prior = compose("train_prior", overrides=["trainer.accelerator=cpu", "vqvae=none"])
+    assert OmegaConf.select(prior, "trainer.precision") == "32-true"
 
 
 def test_cpu_bf16_flag_reader(tmp_path: Path) -> None:

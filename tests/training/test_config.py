@@ -79,3 +79,23 @@ def test_forced_tier_keeps_file_count_rules(tier: str) -> None:
 def test_unknown_tier() -> None:
     with pytest.raises(ValueError, match="tier"):
         get_adaptive_vqvae_config(7, tier="huge")
+
+
+@pytest.mark.parametrize("entry", ["rvqvae.train", "rvqvae.train_prior"])
+def test_help_does_not_import_torch(entry: str) -> None:
+    """``--help`` (and Hydra's composition before a job) stays light: the resume handling that
+    runs before every command must not pull in torch or Lightning (it once cost 6 s)."""
+    code = (
+        "import contextlib, io, runpy, sys\n"
+        f"sys.argv = [{entry!r}, '--help']\n"
+        "out = io.StringIO()\n"
+        "try:\n"
+        "    with contextlib.redirect_stdout(out):\n"
+        f"        runpy.run_module({entry!r}, run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "assert 'Powered by Hydra' in out.getvalue() or '== Config ==' in out.getvalue(), out\n"
+        "heavy = [m for m in ('torch', 'lightning') if m in sys.modules]\n"
+        "assert not heavy, f'--help imported {heavy}'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
