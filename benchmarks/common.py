@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import platform
 import statistics
@@ -48,6 +49,7 @@ def machine_info() -> dict[str, Any]:
         "machine.python": platform.python_version(),
         "machine.gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "machine.load_average": load_average(),
+        "machine.date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine.omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
     }
     return info

@@ -20,12 +20,12 @@ from common import RESULTS, fmt  # noqa: E402
 
 # (key, label, target as (op, value) or None)
 ROWS: list[tuple[str, str, tuple[str, float] | None]] = [
-    ("train.bare_samples_per_s", "bare step, samples/s (batch 32)", None),
+    ("train.bare_samples_per_s", "bare step, samples/s (batch 32, the run's precision)", None),
     ("train.pipeline_samples_per_s", "full pipeline, samples/s (whole epochs)", None),
     ("train.pipeline_vs_bare_ratio", "pipeline / bare (same run)", (">=", 0.9)),
     ("train.pipeline_with_previews_vs_bare_ratio", "  incl. previews amortised", None),
     ("train.flops_per_sample", "model FLOPs per sample (fwd+bwd)", None),
-    ("train.matmul_flops_per_s", "float32 matmul 2048^3, FLOP/s", None),
+    ("train.matmul_flops_per_s", "matmul 2048^3 at the run's precision, FLOP/s", None),
     ("train.flops_fraction_of_matmul", "achieved FLOP/s / matmul FLOP/s", (">=", 0.5)),
     ("data.cold_x_realtime", "dataset ready, cold cache, x real time", (">=", 50)),
     ("data.warm_x_realtime", "dataset ready, warm cache, x real time", (">=", 1000)),
@@ -97,7 +97,7 @@ def machine_label(results: dict[str, Any], key: str) -> str:
 def markdown(*result_sets: dict[str, Any]) -> str:
     """The results as a markdown table (a machine column) plus a line per machine."""
     lines = ["| figure | value | target | machine |", "|---|---|---|---|"]
-    used: dict[str, dict[str, Any]] = {}
+    used: dict[tuple[int, str], dict[str, Any]] = {}  # (id of a result set, machine) -> set
 
     def source(key: str) -> dict[str, Any] | None:
         found = [r for r in result_sets if key in r]
@@ -105,7 +105,7 @@ def markdown(*result_sets: dict[str, Any]) -> str:
 
     def row(label: str, value: str, goal: str, results: dict[str, Any], key: str) -> None:
         where = machine_label(results, key)
-        used.setdefault(where, results)
+        used.setdefault((id(results), where), results)
         lines.append(f"| {label} | {value} | {goal} | {where} |")
 
     for key, label, target in ROWS:
@@ -128,7 +128,7 @@ def markdown(*result_sets: dict[str, Any]) -> str:
         label = f"GPU bf16 batch {b}: samples/s (fraction of bf16 matmul)"
         row(label, f"{fmt(results[key])} ({fmt(frac)})", "", results, key)
     notes = []
-    for where, results in used.items():
+    for (_, where), results in used.items():
         gpu_note = results.get("machine.gpu_note") if where != machine_label(results, "") else None
         notes.append(f"{where}: {gpu_note or _machine_line(results)}")
     return "\n".join(lines) + "\n\n" + "\n".join(notes)

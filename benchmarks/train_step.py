@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/train_step.py [--rounds 2] [--epochs 6] [--steps 24]
 
 *bare*: forward + backward + AdamW step (+ grad-norm clipping, as the Trainer does) of the
-default run's model (synth dataset tier) on in-memory random mels ``[32, 1, 128, 94]``.
+default run's model (synth dataset tier) on in-memory random mels ``[32, 1, 128, 94]``, at the
+pipeline's precision (bf16 autocast where the run resolves to bf16-mixed; the matmul ceiling is
+then a bf16 matmul).
 *pipeline*: ``rvqvae.training.run.train`` in this process on the default synth config
 (MelDataModule with augmentation, RVQVAEModule, Trainer, EpochMetricsCSV, Previews,
 checkpoints, CSV logger, codebook health in validation). Its rate is training samples over
@@ -145,11 +147,12 @@ def flops_per_sample(plain: dict[str, Any]) -> float:
     return counter.get_total_flops() / BATCH
 
 
-def matmul_flops_per_s(n: int = 2048, seconds: float = 2.0) -> float:
-    """float32 FLOP/s of ``n x n @ n x n`` (the practical compute ceiling), best of runs."""
+def matmul_flops_per_s(n: int = 2048, seconds: float = 2.0, bf16: bool = False) -> float:
+    """FLOP/s of ``n x n @ n x n`` in float32 (or bf16): the practical ceiling, best of runs."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
     best, end = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -235,7 +238,9 @@ def run(rounds: int = 2, epochs: int = 6, steps: int = 24, extra: list[str] | No
     _, plain = compose_plain(overrides, work / "compose")
     dm = datamodule(plain)
     samples_per_epoch = dm._batcher.num_chunks * dm.augmentation_expansion
-    bare = BareStep(plain)
+    precision = str(plain["trainer"]["precision"])  # the bare step runs as the pipeline does
+    bf16 = precision.startswith("bf16")
+    bare = BareStep(plain, bf16=bf16)
     bares = [bare.run(steps)]
     pipes: list[dict[str, float]] = []
     ratios: list[float] = []
@@ -256,13 +261,14 @@ def run(rounds: int = 2, epochs: int = 6, steps: int = 24, extra: list[str] | No
     with_previews = [p["samples_per_epoch"] / (p["epoch_s"] + preview_s / interval) for p in pipes]
     flops = flops_per_sample(plain)
     t = time.perf_counter()
-    ceiling = matmul_flops_per_s()
+    ceiling = matmul_flops_per_s(bf16=bf16)
     bare_now = bare.run(steps)
     achieved = flops * bare_now
     print(f"matmul ceiling {ceiling / 1e9:.1f} GFLOP/s ({time.perf_counter() - t:.1f} s)")
     bare_sps = median(bares)
     return {
         "train.batch_size": BATCH,
+        "train.precision": precision,
         "train.bare_samples_per_s": bare_sps,
         "train.pipeline_samples_per_s": median([p["samples_per_s"] for p in pipes]),
         "train.pipeline_train_loop_samples_per_s": median(
