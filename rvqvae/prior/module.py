@@ -114,9 +114,9 @@ class PriorModule(L.LightningModule):
             # under DDP: the mean over every rank's batch (no trainer: a benchmark's bare step)
             sync_dist=self._trainer is not None and self._trainer.world_size > 1,
         )
-        self._train_sum += torch.tensor(
-            [float((nll.detach() * weights).sum()), float(weights.sum())]
-        )
+        # summed where the step ran: float() here would make the host wait for every GPU step
+        step_sum = torch.stack([(nll.detach() * weights).sum(), weights.sum()]).double()
+        self._train_sum = self._train_sum.to(step_sum.device) + step_sum
         return loss
 
     # ------------------------------------------------------------------ validation
