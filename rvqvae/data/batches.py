@@ -28,6 +28,11 @@ class TensorBatcher:
     def __init__(self, chunks: Tensor) -> None:
         self.chunks = chunks
 
+    def to(self, device: torch.device | str) -> TensorBatcher:
+        """Moves the chunks to ``device``; returns self (as ``ChunkBatcher.to``)."""
+        self.chunks = self.chunks.to(device)
+        return self
+
     def __call__(self, indices: list[int] | Tensor) -> Tensor:
         return self.chunks[torch.as_tensor(indices, dtype=torch.long, device=self.chunks.device)]
 

@@ -315,17 +315,12 @@ class MelDataModule(L.LightningDataModule):
             yield self._batch_from_indices(batch, move=False)
 
     def _batch_from_indices(self, batch: Any, move: bool) -> Any:
-        if isinstance(batch, dict) and "train_indices" in batch:
-            assert self._batcher is not None
-            idx = batch["train_indices"]
-            return (self._batcher.to(idx.device) if move else self._batcher)(idx)
-        if isinstance(batch, dict) and "val_indices" in batch:
-            assert self._val_batcher is not None
-            idx = batch["val_indices"]
-            if move:
-                self._val_batcher.chunks = self._val_batcher.chunks.to(idx.device)
-            return self._val_batcher(idx)
-        return batch
+        if not isinstance(batch, dict):  # the loader path: already a batch
+            return batch
+        ((key, idx),) = batch.items()
+        batcher = self._batcher if key == "train_indices" else self._val_batcher
+        assert batcher is not None and key in ("train_indices", "val_indices")
+        return (batcher.to(idx.device) if move else batcher)(idx)
 
     def init_batch(self, num_chunks: int) -> Tensor:
         """Up to ``num_chunks`` training chunks (deterministic random sample) for k-means init."""
