@@ -42,3 +42,19 @@ def fast_wandb_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     overrides = ["debug=fast", "dataset=folder", f"dataset.path={audio}", "logger=wandb"]
     summary = train_here(overrides, run_dir, cache_dir=base / "cache", env=WANDB_OFFLINE)
     return {"run": run_dir, "audio": audio, "summary": summary}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory):
+    """One tiny RVQ-VAE (``debug=fast`` toy recipe, 4 epochs on 6 tones of 2 s) trained
+    in-process on the real composed config once per test session and shared, read-only, by the
+    codec, prior, report and CLI tests: a :class:`tests.helpers.TinyRun`. Tests that change a
+    run folder copy it first."""
+    from tests.helpers import TinyRun, toy_train_args, train_here, write_tones
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    audio = write_tones(root / "audio", 6, seconds=2.0)
+    run = root / "vqvae"
+    args = [*toy_train_args(epochs=4), f"dataset.path={audio}"]
+    summary = train_here(args, run, cache_dir=root / "cache")
+    return TinyRun(root=root, run=run, audio=audio, cache=root / "cache", summary=summary)

@@ -26,6 +26,23 @@ WANDB_OFFLINE: dict[str, str | None] = {
 }
 
 
+@dataclass(frozen=True)
+class TinyRun:
+    """The session's tiny trained RVQ-VAE run (fixture ``tiny_run``): its folder, the audio it
+    was trained on, the feature cache it filled and its summary."""
+
+    root: Path
+    run: Path
+    audio: Path
+    cache: Path
+    summary: dict[str, Any]
+
+    @property
+    def ckpt(self) -> Path:
+        """The run's best checkpoint."""
+        return self.run / "checkpoints" / "best.ckpt"
+
+
 def toy_train_args(epochs: int) -> list[str]:
     """Overrides of a toy RVQ-VAE trained for seconds on a folder of tones (no dropout, higher lr
     so its codebooks are in use); add ``dataset.path=`` and ``hydra.run.dir=``."""
