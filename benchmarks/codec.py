@@ -3,7 +3,7 @@ with Griffin-Lim (codes -> audio), on the default model (untrained weights: spee
 
     .venv/bin/python benchmarks/codec.py [--seconds 32]
 
-Uses ``ConvVQVAE.encode/quantize``, ``decode_codes`` and ``rvqvae.data.vocoder.mel_to_audio``
+Uses ``ConvVQVAE.encode/quantize``, ``decode_codes`` and ``rvqvae.vocoder.griffinlim.mel_to_audio``
 directly (the ``rvqvae.codec`` API wraps the same calls). Chunks are 1 s mels ``[1, 128, 94]``
 at 48 kHz / hop 512, batched 32 at a time; Griffin-Lim uses 32 iterations per chunk.
 """
@@ -26,7 +26,7 @@ def run(seconds: int = 32, gl_chunks: int = 4, gl_iters: int = 32) -> dict:
     import torch
 
     from rvqvae.data.mel import MelSettings
-    from rvqvae.data.vocoder import mel_to_audio
+    from rvqvae.vocoder.griffinlim import mel_to_audio
 
     _, plain = compose_plain([], Path(tempfile.mkdtemp(prefix="rvqvae-bench-codec-")))
     model = build_model(plain)

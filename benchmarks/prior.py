@@ -178,7 +178,7 @@ def sampling_speed(
     """Cached ``generate`` over ``seconds`` of audio, and cached vs uncached over a few columns."""
     import torch
 
-    from rvqvae.data.vocoder import torch_threads
+    from rvqvae.vocoder.griffinlim import torch_threads
 
     s = prior.slots
     columns = max(1, round(seconds / column_s))
@@ -208,9 +208,9 @@ def sampling_speed(
 
 def full_generation(prior: Any, codec: Any) -> dict[str, float]:
     """``rvqvae.generate``'s default run (codes, one-pass decode, Griffin-Lim), no files."""
-    from rvqvae.data.vocoder import mel_to_audio
     from rvqvae.prior.evaluation import sample
     from rvqvae.prior.sampling import SamplingSettings
+    from rvqvae.vocoder.griffinlim import mel_to_audio
 
     gen = _conf("generate")
     num, seconds, iters = int(gen.num_samples), float(gen.seconds), int(gen.griffin_lim_iters)

@@ -30,7 +30,7 @@ from rvqvae.codec.model import Codec
 from rvqvae.codec.png import render_mel_png
 from rvqvae.console import progress
 from rvqvae.data.chunks import MelStitcher
-from rvqvae.data.vocoder import StreamingGriffinLim
+from rvqvae.vocoder.griffinlim import StreamingGriffinLim
 
 log = logging.getLogger(__name__)
 

@@ -46,8 +46,8 @@ from rvqvae.data.cache import FeatureCache
 from rvqvae.data.chunks import slice_chunks
 from rvqvae.data.discovery import DatasetError, discover_audio_files
 from rvqvae.data.loading import load_chunk_starts, warn_skipped
-from rvqvae.data.vocoder import mel_to_audio
 from rvqvae.timing import timed
+from rvqvae.vocoder.griffinlim import mel_to_audio
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ from torch import Tensor
 
 from rvqvae.codec.grid import decode_grid, grid_columns
 from rvqvae.codec.model import Codec
-from rvqvae.data.vocoder import torch_threads
 from rvqvae.models.vqvae import DOWNSAMPLE
 from rvqvae.prior.metrics import (
     UnigramBaseline,
@@ -30,6 +29,7 @@ from rvqvae.prior.metrics import (
 )
 from rvqvae.prior.model import CodePrior
 from rvqvae.prior.sampling import SamplingSettings, make_picker
+from rvqvae.vocoder.griffinlim import torch_threads
 
 
 @dataclass

@@ -27,7 +27,7 @@ def write_sample(
 
     from rvqvae.atomic import atomic_path
     from rvqvae.codec.png import save_mel_png
-    from rvqvae.data.vocoder import mel_to_audio
+    from rvqvae.vocoder.griffinlim import mel_to_audio
 
     folder.mkdir(parents=True, exist_ok=True)
     s = codec.settings

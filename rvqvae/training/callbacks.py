@@ -176,7 +176,7 @@ class Previews(Callback):
             return None
         import soundfile as sf
 
-        from rvqvae.data.vocoder import mel_to_audio
+        from rvqvae.vocoder.griffinlim import mel_to_audio
 
         datamodule = trainer.datamodule
         chunks = datamodule.preview_chunks(self.num_chunks)

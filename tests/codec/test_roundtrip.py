@@ -20,7 +20,7 @@ from rvqvae.codec import (
 from rvqvae.data.chunks import MelStitcher, chunk_plan
 from rvqvae.data.io import AudioReader, load_audio
 from rvqvae.data.mel import audio_to_mel, stream_mel
-from rvqvae.data.vocoder import StreamingGriffinLim, mel_to_audio
+from rvqvae.vocoder.griffinlim import StreamingGriffinLim, mel_to_audio
 
 from .conftest import music
 

@@ -28,7 +28,7 @@ from rvqvae.data.mel import (
     frames_for,
     mel_filterbank,
 )
-from rvqvae.data.vocoder import chunks_to_audio, mel_to_audio
+from rvqvae.vocoder.griffinlim import chunks_to_audio, mel_to_audio
 
 # --------------------------------------------------------------------------------- discovery
 

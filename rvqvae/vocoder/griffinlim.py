@@ -1,4 +1,4 @@
-"""Log-mel -> audio: Griffin-Lim phase estimation, whole-mel and block-wise (streaming).
+"""Log-mel -> audio by Griffin-Lim phase estimation, whole-mel and block-wise (streaming).
 
 torch is imported on first use.
 """

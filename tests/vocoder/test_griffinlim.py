@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rvqvae.data import vocoder
 from rvqvae.data.mel import MelSettings, audio_to_mel
+from rvqvae.vocoder import griffinlim
 
 
 def test_one_griffin_lim_runs_single_threaded_and_restores_threads(monkeypatch) -> None:
@@ -24,13 +24,13 @@ def test_one_griffin_lim_runs_single_threaded_and_restores_threads(monkeypatch) 
     torch.set_num_threads(2)
     monkeypatch.setattr(torch, "stft", spy)
     try:
-        y, angles = vocoder.griffin_lim(mel, s, n_iter=2)
+        y, angles = griffinlim.griffin_lim(mel, s, n_iter=2)
         assert torch.get_num_threads() == 2  # restored
     finally:
         torch.set_num_threads(before)
     assert seen and set(seen) == {1}
     assert y.shape == (mel.shape[1] * 64,) and angles.shape == (129, mel.shape[1] + 1)
     # streaming: a mel that fits one block is exactly the whole-mel inversion
-    gl = vocoder.StreamingGriffinLim(s, mel.shape[1], 8000, n_iter=2, block_frames=1024)
+    gl = griffinlim.StreamingGriffinLim(s, mel.shape[1], 8000, n_iter=2, block_frames=1024)
     streamed = np.concatenate(gl.push(mel.numpy()) + gl.finish())
-    np.testing.assert_array_equal(streamed, vocoder.mel_to_audio(mel, s, n_iter=2, length=8000))
+    np.testing.assert_array_equal(streamed, griffinlim.mel_to_audio(mel, s, n_iter=2, length=8000))
