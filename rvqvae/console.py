@@ -8,7 +8,6 @@
   INFO chatter stays in the log file only.
 - :func:`start_line`: what is being trained on what, in one line.
 - :class:`OneLineProgressBar`: loss, ``val/norm_l1`` and samples/s on the epoch's bar.
-- :func:`progress`: a bar for folder loops (off when stderr is not a terminal).
 """
 
 from __future__ import annotations
@@ -16,15 +15,14 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 from rvqvae.training.callbacks import batch_size_of
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # (warning module regex, message regex): third-party notices that say nothing about this run
@@ -245,13 +243,6 @@ class OneLineProgressBar(TQDMProgressBar):
             rate = self._samples / max(time.perf_counter() - self._start, 1e-9)
             metrics[self.samples_label] = f"{rate:.0f}"
         return metrics
-
-
-def progress(items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
-    """Iterate ``items`` with a one-line bar on a terminal (nothing when stderr is not one)."""
-    from tqdm.auto import tqdm
-
-    yield from tqdm(items, desc=desc, total=total, leave=False, disable=None, dynamic_ncols=True)
 
 
 def _tier(config: Mapping[str, Any]) -> str | None:

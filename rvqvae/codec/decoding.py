@@ -28,7 +28,6 @@ from rvqvae.codec.format import (
 from rvqvae.codec.grid import decode_grid_file
 from rvqvae.codec.model import Codec
 from rvqvae.codec.png import render_mel_png
-from rvqvae.console import progress
 from rvqvae.data.chunks import MelStitcher
 from rvqvae.vocoder.griffinlim import StreamingGriffinLim
 

@@ -25,11 +25,11 @@ from rvqvae.codec.format import (
 )
 from rvqvae.codec.grid import encode_grid_file
 from rvqvae.codec.model import Codec
-from rvqvae.console import progress
 from rvqvae.data.chunks import stream_chunks
 from rvqvae.data.discovery import discover_audio_files
 from rvqvae.data.io import DEFAULT_BLOCK_SAMPLES, AudioReader, BadAudioFile
 from rvqvae.data.mel import frames_for, stream_mel
+from rvqvae.progress import progress
 
 log = logging.getLogger(__name__)
 

@@ -90,7 +90,6 @@ from rvqvae.codec.spec import (  # re-exported: the codec's errors and the forma
     REQUIRED_KEYS,
     CodecError,
     CodesFormatError,
-    check_decodable,
     validate_arrays,
 )
 from rvqvae.data.mel import MelSettings
@@ -318,3 +317,39 @@ def _from_arrays(arrays: dict[str, np.ndarray], where: str) -> CodesFile:
         generator=json.loads(str(arrays["generator"])),
         path=where,
     )
+
+
+def check_decodable(
+    codes: CodesFile,
+    settings: MelSettings,
+    num_quantizers: int,
+    codebook_size: int,
+    levels: int | None = None,
+) -> None:
+    """Check ``codes`` (and ``levels``) against the model that is to decode them.
+
+    Raises:
+        CodecError: one line naming the field (levels, codebook_size, num_quantizers, or a
+            mel setting that fixes the output's shape: sample_rate, hop_length, n_mels).
+    """
+    where = codes.path or codes.source_name
+    q = codes.codes.shape[2]
+    if levels is not None and not 1 <= int(levels) <= q:
+        raise CodecError(f"levels must be in [1, {q}] for these codes ({where}), got {levels!r}")
+    fix = "decode with the checkpoint that wrote them"
+    if codes.codebook_size > codebook_size:
+        raise CodecError(
+            f"{where}: codebook_size={codes.codebook_size} but the checkpoint's model has "
+            f"{codebook_size} codes per level; {fix}"
+        )
+    if q > num_quantizers:
+        raise CodecError(
+            f"{where}: codes have {q} levels (num_quantizers={codes.num_quantizers}) but the "
+            f"checkpoint's model has {num_quantizers}; {fix}, or pass levels<={num_quantizers}"
+        )
+    for key in ("sample_rate", "hop_length", "n_mels"):
+        ours, theirs = getattr(codes.settings, key), getattr(settings, key)
+        if ours != theirs:
+            raise CodecError(
+                f"{where}: {key}={ours} but the checkpoint's model uses {theirs}; {fix}"
+            )

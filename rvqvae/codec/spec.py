@@ -1,23 +1,19 @@
 """The rules of a codes file: versions, layouts, required keys and their consistency.
 
 :func:`validate_arrays` checks a ``.codes.npz`` payload field by field and every field against
-the others, and :func:`check_decodable` checks a loaded file against the model that is to decode
-it, with one-line messages naming the field and what to do; the format itself is documented in
+the others, with one-line messages naming the field and what to do; the format itself, and
+``check_decodable`` (a loaded file against the model that is to decode it), are in
 :mod:`rvqvae.codec.format`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from rvqvae.data.mel import frames_for
-
-if TYPE_CHECKING:
-    from rvqvae.codec.format import CodesFile
-    from rvqvae.data.mel import MelSettings
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -223,39 +219,3 @@ def _check_identity(v: dict[str, Any], bad: Any) -> None:
     for k in ("codebook_size", "num_quantizers"):
         if k in parsed["model_config"] and parsed["model_config"][k] != v[k]:
             raise bad(f"{k}={v[k]} but model_config has {k}={parsed['model_config'][k]}")
-
-
-def check_decodable(
-    codes: CodesFile,
-    settings: MelSettings,
-    num_quantizers: int,
-    codebook_size: int,
-    levels: int | None = None,
-) -> None:
-    """Check ``codes`` (and ``levels``) against the model that is to decode them.
-
-    Raises:
-        CodecError: one line naming the field (levels, codebook_size, num_quantizers, or a
-            mel setting that fixes the output's shape: sample_rate, hop_length, n_mels).
-    """
-    where = codes.path or codes.source_name
-    q = codes.codes.shape[2]
-    if levels is not None and not 1 <= int(levels) <= q:
-        raise CodecError(f"levels must be in [1, {q}] for these codes ({where}), got {levels!r}")
-    fix = "decode with the checkpoint that wrote them"
-    if codes.codebook_size > codebook_size:
-        raise CodecError(
-            f"{where}: codebook_size={codes.codebook_size} but the checkpoint's model has "
-            f"{codebook_size} codes per level; {fix}"
-        )
-    if q > num_quantizers:
-        raise CodecError(
-            f"{where}: codes have {q} levels (num_quantizers={codes.num_quantizers}) but the "
-            f"checkpoint's model has {num_quantizers}; {fix}, or pass levels<={num_quantizers}"
-        )
-    for key in ("sample_rate", "hop_length", "n_mels"):
-        ours, theirs = getattr(codes.settings, key), getattr(settings, key)
-        if ours != theirs:
-            raise CodecError(
-                f"{where}: {key}={ours} but the checkpoint's model uses {theirs}; {fix}"
-            )

@@ -15,6 +15,7 @@ import torch
 from rvqvae.data.cache import FeatureCache
 from rvqvae.data.chunks import FileFeatures, chunk_starts
 from rvqvae.data.io import BadAudioFile
+from rvqvae.progress import progress
 
 LOAD_THREADS = max(1, min(4, os.cpu_count() or 1))
 
@@ -38,8 +39,6 @@ def load_chunk_starts(
 
     See :func:`~rvqvae.data.chunks.chunk_starts` for the padding and silence rules.
     """
-
-    from rvqvae.console import progress  # (imports Lightning: only once loading starts)
 
     def load_one(f: Path) -> Usable | Bad:
         try:
