@@ -29,6 +29,7 @@ from rvqvae.codec.grid import decode_grid_file
 from rvqvae.codec.model import Codec
 from rvqvae.codec.png import render_mel_png
 from rvqvae.data.chunks import MelStitcher
+from rvqvae.progress import progress
 from rvqvae.vocoder.griffinlim import StreamingGriffinLim
 
 log = logging.getLogger(__name__)
