@@ -5,7 +5,8 @@ Everything is decoded once (through :class:`~rvqvae.data.cache.FeatureCache`,
 training step never waits on I/O. Datasets only yield integer indices; the ``collate_fn``
 (:class:`~rvqvae.data.augment.ChunkBatcher`) gathers a whole batch from the tensors and augments
 it vectorised in the mel domain. Batches are plain tensors ``[B, 1, n_mels, chunk_frames]``.
-Validation is never augmented. The train/validation split: :mod:`rvqvae.data.split`.
+Validation is never augmented. The train/validation split: :mod:`rvqvae.data.split`; the
+in-memory stores it fills: :mod:`rvqvae.data.stores`.
 
 ``augment_on="device"`` (``auto``: on a CUDA device when the data fits in a quarter of its free
 memory) holds the training and validation mels on the training device: the loaders then yield
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
@@ -37,11 +37,12 @@ from rvqvae.data.batches import (
     fits_on_device,
 )
 from rvqvae.data.cache import FeatureCache, default_cache_dir
-from rvqvae.data.chunks import FileFeatures, chunk_hop_frames
+from rvqvae.data.chunks import chunk_hop_frames
 from rvqvae.data.discovery import DatasetError, count_audio_files, discover_audio_files
-from rvqvae.data.loading import load_chunk_starts, warn_skipped
+from rvqvae.data.loading import Usable, load_chunk_starts, warn_skipped
 from rvqvae.data.mel import MelSettings
 from rvqvae.data.split import split_train_val
+from rvqvae.data.stores import build_train_store, build_val_chunks
 from rvqvae.data.synth import generate_synth_dataset, synth_params
 
 
@@ -203,57 +204,17 @@ class MelDataModule(L.LightningDataModule):
         self._split(root, usable)
         self._loaded = True
 
-    def _split(self, root: Path, usable: list[tuple[Path, FileFeatures, np.ndarray]]) -> None:
+    def _split(self, root: Path, usable: list[Usable]) -> None:
         c = self.chunk_frames
         train_items, val_items = split_train_val(usable, self.val_fraction, self.seed, c, root)
         self.val_files = [usable[i][0] for i, _ in val_items]
         self.train_files = [usable[i][0] for i, _, _ in train_items]
-
-        # Training store: full mels of the training files, each followed by c zero frames.
-        segments, starts_l, lo_l, max_l, end_l = [], [], [], [], []
-        self.train_sources = []
-        offset = 0
-        for i, starts, read_limit in train_items:
-            path, feats, _ = usable[i]
-            n_frames = feats.mel.shape[1]
-            real_end = min(n_frames, read_limit)
-            segments.append(feats.mel[:, :real_end])
-            segments.append(np.zeros((feats.mel.shape[0], c), np.float32))
-            starts_l.append(starts + offset)
-            lo_l.append(np.full(len(starts), offset))
-            max_l.append(np.full(len(starts), offset + max(0, real_end - c)))
-            end_l.append(np.full(len(starts), offset + min(read_limit, real_end + c)))
-            self.train_sources += [(path, int(s)) for s in starts]
-            offset += real_end + c
-        # frames-major [S, n_mels] (whole frames are contiguous for the batcher); store is its
-        # [n_mels, S] view
-        store = torch.from_numpy(np.ascontiguousarray(np.concatenate(segments, axis=1).T)).T
-        cat = lambda xs: torch.from_numpy(np.concatenate(xs).astype(np.int64))  # noqa: E731
-        self._batcher = ChunkBatcher(
-            store,
-            cat(starts_l),
-            cat(lo_l),
-            cat(max_l),
-            cat(end_l),
-            c,
-            self.augment,
-            self.seed,
-            AugmentConfig(max_offset_frames=max(0, self.hop_frames // 2)),
-        )
-        self.train_chunks = torch.stack(
-            [store[None, :, s : s + c] for s in self._batcher.starts.tolist()]
-        )  # [N, 1, n_mels, T] (windows never run past a file's zero gap)
-        self._batcher.plain = self.train_chunks
+        augment = AugmentConfig(max_offset_frames=max(0, self.hop_frames // 2))
+        train = build_train_store(usable, train_items, c, self.augment, self.seed, augment)
+        self._batcher, self.train_sources = train.batcher, train.sources
+        self.train_chunks = train.chunks
         self.mean_train_mel = self.train_chunks.mean(dim=0)  # [1, n_mels, T]
-
-        val_parts = []
-        self.val_sources = []
-        for i, starts in val_items:
-            path, feats, _ = usable[i]
-            padded = np.pad(feats.mel, ((0, 0), (0, c)))
-            val_parts += [padded[None, None, :, s : s + c] for s in starts]
-            self.val_sources += [(path, int(s)) for s in starts]
-        self.val_chunks = torch.from_numpy(np.concatenate(val_parts, axis=0))
+        self.val_chunks, self.val_sources = build_val_chunks(usable, val_items, c)
         self._val_batcher = TensorBatcher(self.val_chunks)
 
     # ----------------------------------------------------------------------------------------
