@@ -126,6 +126,8 @@ def train_here(
         OmegaConf.save(list(hydra_node.overrides.task), hydra_dir / "overrides.yaml")
         if job == "train_prior":
             from rvqvae.prior.run import train_prior as train
+        elif job == "train_vocoder":
+            from rvqvae.vocoder_training.run import train_vocoder as train
         else:
             from rvqvae.training.run import train
         return train(cfg)

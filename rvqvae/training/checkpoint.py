@@ -9,8 +9,6 @@ such as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn pickled code back on.
 from __future__ import annotations
 
 import logging
-import pickle
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from rvqvae.atomic import atomic_write
 from rvqvae.models.vqvae import ConvVQVAE
+from rvqvae.safeload import CheckpointError, load_checkpoint_file
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +35,6 @@ MODEL_KEYS = (
     "quantize_dropout",  # absent from checkpoints written before it existed: off
     "quantize_dropout_cutoff_index",
 )
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used (missing, unreadable, unsafe or not an rvqvae one)."""
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -64,34 +59,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 PRIOR_KEY = "rvqvae_prior"  # the entry a prior checkpoint (python -m rvqvae.train_prior) holds
-
-
-_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
-
-
-def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """THE checkpoint loader: ``torch.load(weights_only=True)``, explicitly, and one-line errors
-    naming the file (pickled code or objects are refused, never executed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:  # a pickled global outside tensors and containers
-        found = _GLOBAL.search(str(exc))
-        what = f" ({found.group(1)})" if found else ""
-        raise CheckpointError(
-            f"cannot load checkpoint {path} safely (weights_only): it holds pickled code or "
-            f"objects{what}; rvqvae checkpoints hold only tensors and plain data"
-        ) from None
-    except Exception as exc:  # truncated files, wrong format
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: damaged or not a PyTorch checkpoint "
-            f"({type(exc).__name__})"
-        ) from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict)")
-    return checkpoint
 
 
 def read_checkpoint(

@@ -75,6 +75,20 @@ def _mel_to_audio(
     return y
 
 
+def mel_to_magnitude(mel: Tensor, settings: MelSettings) -> Tensor:
+    """Log-mel ``[n_mels, T]`` -> linear STFT magnitude ``[n_freqs, T]``: ``expm1`` undoes
+    ``log1p``, and non-negative least squares (pseudo-inverse start, multiplicative updates)
+    maps the mel power to linear frequencies."""
+    power = torch.expm1(mel.float().contiguous().clamp(min=0))  # [n_mels, T]
+    fb = _torch_filterbank(settings)  # [n_mels, n_freqs]
+    lin = (_torch_filterbank_pinv(settings) @ power).clamp(min=0)  # [n_freqs, T]
+    lin = lin + 1e-6 * power.mean() + 1e-12
+    numer = fb.T @ power
+    for _ in range(_NNLS_ITERS):
+        lin = lin * numer / (fb.T @ (fb @ lin) + 1e-10)
+    return lin.pow(1.0 / settings.power)
+
+
 @torch_threads(1)  # as mel_to_audio: small transforms that compete for the cores
 def griffin_lim(
     mel: Tensor,
@@ -92,17 +106,8 @@ def griffin_lim(
     previous block's phase this way). Runs with one torch intra-op thread.
     """
     n_fft, hop = settings.n_fft, settings.hop_length
-    m = mel.float().contiguous()
-    n_frames = m.shape[1]
-    power = torch.expm1(m.clamp(min=0))  # [n_mels, T]
-    fb = _torch_filterbank(settings)  # [n_mels, n_freqs]
-    lin = (_torch_filterbank_pinv(settings) @ power).clamp(min=0)  # [n_freqs, T]
-    # Non-negative least squares refinement (multiplicative updates) of fb @ lin = power.
-    lin = lin + 1e-6 * power.mean() + 1e-12
-    numer = fb.T @ power
-    for _ in range(_NNLS_ITERS):
-        lin = lin * numer / (fb.T @ (fb @ lin) + 1e-10)
-    mag = lin.pow(1.0 / settings.power)
+    n_frames = mel.shape[1]
+    mag = mel_to_magnitude(mel, settings)
     # torch.stft(center=True) of L = T*hop samples has T+1 frames: repeat the last frame.
     mag = torch.cat([mag, mag[:, -1:]], dim=1).to(torch.complex64)  # [n_freqs, T+1]
     sig_len = n_frames * hop

@@ -1,0 +1,147 @@
+"""What a listener's ear and the vocoder share: metrics of mel -> audio against the original.
+
+- **log-spectral distance** (LSD) at STFT sizes other than the analysis one (these hear phase
+  errors, which smear energy across frames and bins): per frame the RMS over bins of
+  ``log10(|X|^2 + eps) - log10(|Y|^2 + eps)``, averaged over frames (Hann, hop n_fft / 4);
+- **mel consistency**: L1 between the log-mel of the output and the log-mel it was made from;
+- **x real time**: seconds of audio synthesised per second of wall time.
+
+Three ways of making audio from a mel are compared (:func:`compare_synthesis`): Griffin-Lim,
+the trained vocoder, and the **ideal-phase reference** - the mel's magnitude (the same
+mel -> linear mapping Griffin-Lim uses) with the original's phase, the best any vocoder can do
+from that mel.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rvqvae.data.mel import MelSettings, audio_to_mel
+from rvqvae.vocoder.griffinlim import mel_to_magnitude, torch_threads
+
+LSD_SIZES = (256, 512, 1024, 2048, 4096, 8192)
+_EPS = 1e-8
+
+
+@dataclass
+class Clip:
+    """One file: the original audio ``[N]``, its analysis mel and optionally the VQ-VAE's
+    reconstruction of that mel (both ``[n_mels, ceil(N / hop)]``)."""
+
+    audio: np.ndarray
+    mel: np.ndarray
+    recon: np.ndarray | None = None
+
+
+def _power(y: np.ndarray, n_fft: int) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(y, np.float32))
+    if x.shape[0] < n_fft:
+        x = torch.nn.functional.pad(x, (0, n_fft - x.shape[0]))
+    spec = torch.stft(
+        x, n_fft, n_fft // 4, window=torch.hann_window(n_fft), center=True, return_complex=True
+    )
+    return spec.abs().square()
+
+
+def log_spectral_distance(ref: np.ndarray, est: np.ndarray, n_fft: int) -> float:
+    """LSD between two signals of the same length at STFT size ``n_fft`` (0 = identical)."""
+    n = min(ref.shape[0], est.shape[0])
+    diff = torch.log10(_power(ref[:n], n_fft) + _EPS) - torch.log10(_power(est[:n], n_fft) + _EPS)
+    return float(diff.square().mean(dim=0).sqrt().mean())
+
+
+def mel_consistency(audio: np.ndarray, mel: np.ndarray, settings: MelSettings) -> float:
+    """L1 between ``audio``'s log-mel and ``mel`` (the frames both have)."""
+    again = audio_to_mel(audio, settings)
+    t = min(again.shape[1], mel.shape[1])
+    return float(np.abs(again[:, :t] - mel[:, :t]).mean())
+
+
+@torch_threads(1)
+def ideal_phase_audio(mel: np.ndarray, original: np.ndarray, settings: MelSettings) -> np.ndarray:
+    """The mel's magnitude with ``original``'s phase, ``original``'s length."""
+    n_fft, hop = settings.n_fft, settings.hop_length
+    window = torch.hann_window(n_fft)
+    x = torch.from_numpy(np.ascontiguousarray(original, np.float32))
+    phase = torch.stft(x, n_fft, hop, window=window, center=True, return_complex=True).angle()
+    mag = mel_to_magnitude(torch.from_numpy(np.asarray(mel, np.float32)), settings)
+    t = min(mag.shape[1], phase.shape[1])
+    spec = torch.polar(mag[:, :t], phase[:, :t])
+    y = torch.istft(spec, n_fft, hop, window=window, center=True, length=x.shape[0])
+    return y.numpy().astype(np.float32)
+
+
+Synth = Callable[[np.ndarray, int], np.ndarray]
+
+
+def score(
+    clips: Sequence[Clip],
+    make: Callable[[Clip, np.ndarray], np.ndarray],
+    source: str,
+    settings: MelSettings,
+    sizes: Sequence[int] = LSD_SIZES,
+) -> dict[str, object]:
+    """Mean LSD per size, mel consistency and x real time of ``make(clip, mel)`` over clips,
+    ``mel`` being the clip's ``source`` (``mel`` or ``recon``)."""
+    lsd = {str(n): 0.0 for n in sizes}
+    consistency, wall, seconds = 0.0, 0.0, 0.0
+    for clip in clips:
+        mel = clip.mel if source == "mel" else clip.recon
+        if mel is None:
+            raise ValueError("clips without a reconstruction cannot be scored from recon")
+        start = time.perf_counter()
+        y = make(clip, mel)
+        wall += time.perf_counter() - start
+        seconds += clip.audio.shape[0] / settings.sample_rate
+        for n in sizes:
+            lsd[str(n)] += log_spectral_distance(clip.audio, y, n) / len(clips)
+        consistency += mel_consistency(y, mel, settings) / len(clips)
+    return {"lsd": lsd, "mel_consistency": consistency, "x_realtime": seconds / max(wall, 1e-9)}
+
+
+def compare_synthesis(
+    clips: Sequence[Clip],
+    synths: dict[str, Synth],
+    settings: MelSettings,
+    sizes: Sequence[int] = LSD_SIZES,
+) -> dict[str, object]:
+    """Every synthesiser in ``synths`` (name -> ``f(mel, length)``) and the ideal-phase
+    reference, from the analysis mel and (when the clips carry one) the reconstruction.
+
+    Returns ``{"from_mel": {name: scores}, "from_recon": ..., "gap_closed": {...}}``, where
+    ``gap_closed[source][name][size]`` is the share of the Griffin-Lim -> ideal-phase LSD gap
+    that ``name`` closes (1 = as good as the ideal phase).
+    """
+    out: dict[str, object] = {"lsd_sizes": list(sizes), "files": len(clips)}
+    gaps: dict[str, object] = {}
+    sources = ["mel"] + (["recon"] if clips and all(c.recon is not None for c in clips) else [])
+    for source in sources:
+        rows: dict[str, dict] = {}
+        for name, synth in synths.items():
+            rows[name] = score(
+                clips, lambda c, m, f=synth: f(m, c.audio.shape[0]), source, settings, sizes
+            )
+        rows["ideal_phase"] = score(
+            clips, lambda c, m: ideal_phase_audio(m, c.audio, settings), source, settings, sizes
+        )
+        rows["ideal_phase"].pop("x_realtime")
+        out[f"from_{source}"] = rows
+        if "griffinlim" in rows:
+            gl, ideal = rows["griffinlim"]["lsd"], rows["ideal_phase"]["lsd"]
+            gaps[f"from_{source}"] = {
+                name: {
+                    n: (gl[n] - rows[name]["lsd"][n]) / (gl[n] - ideal[n])
+                    if gl[n] != ideal[n]
+                    else None
+                    for n in gl
+                }
+                for name in rows
+                if name not in ("griffinlim", "ideal_phase")
+            }
+    out["gap_closed"] = gaps
+    return out

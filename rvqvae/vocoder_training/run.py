@@ -1,0 +1,176 @@
+"""One vocoder training job: VQ-VAE run -> (mel, audio) crops -> generator fit -> comparison
+with Griffin-Lim and the ideal-phase reference -> ``summary.json``; the best generator is
+installed as ``RUN/vocoder/vocoder.ckpt`` of the VQ-VAE run (``vocoder=auto`` finds it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rvqvae.training.job import JobContext, training_job
+
+log = logging.getLogger(__name__)
+
+
+def train_vocoder(cfg: DictConfig) -> dict[str, Any]:
+    """Train one vocoder in the Hydra run folder; returns the summary dict."""
+    with training_job(kind="vocoder") as job:
+        return _train_vocoder(cfg, job)
+
+
+def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
+    import lightning as L
+
+    from rvqvae.codec.model import Codec
+    from rvqvae.console import OneLineProgressBar, StartLine
+    from rvqvae.prior.checkpoint import resolve_vqvae
+    from rvqvae.training.callbacks import EpochMetricsCSV, checkpoint_callbacks
+    from rvqvae.training.checkpoint import AtomicCheckpointIO, read_checkpoint
+    from rvqvae.training.distributed import job_num_threads, set_threads
+    from rvqvae.training.loggers import build_loggers
+    from rvqvae.training.run import optimizer_partials
+    from rvqvae.vocoder.checkpoint import INSTALLED, run_folder_of, vocoder_entry
+    from rvqvae.vocoder.model import VocosGenerator
+    from rvqvae.vocoder_training.data import VocoderDataModule
+    from rvqvae.vocoder_training.module import VocoderModule
+
+    logging.getLogger("lightning.pytorch").handlers.clear()
+    run_dir, summary = job.run_dir, job.summary
+    plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    num_threads = job_num_threads(plain.get("num_threads"), job.hydra_cfg.get("launcher"))
+    if num_threads:
+        set_threads(num_threads)
+    L.seed_everything(plain["seed"], workers=True, verbose=False)
+
+    vqvae_path = resolve_vqvae(plain["vqvae"])
+    read_checkpoint(vqvae_path, accept_prior=False)  # a prior here is refused with one line
+    codec = Codec.from_checkpoint(vqvae_path)
+    s = codec.settings
+    voc = plain["vocoder"]
+    data = VocoderDataModule(
+        codec,
+        input=voc["input"],
+        seed=plain["seed"],
+        **{k: v for k, v in plain["dataset"].items() if k != "_target_"},
+    )
+    data.setup()
+    generator = VocosGenerator(s.n_mels, s.n_fft, s.hop_length, **voc["model"])
+    entry = vocoder_entry(generator, s, voc["input"], plain)
+    entry["vqvae_weights_sha256"] = codec.weights_sha256
+    module = VocoderModule(generator, s, entry, voc["loss"], **optimizer_partials(plain))
+    vq_run = run_folder_of(vqvae_path)
+    summary.update(
+        {
+            "vqvae_checkpoint": str(vqvae_path),
+            "vqvae_run_dir": str(vq_run) if vq_run else None,
+            "input": voc["input"],
+            "size": voc.get("size"),
+            "generator": {**generator.hparams_dict, "params": generator.num_parameters},
+            "train_files": len(data.train),
+            "val_files": len(data.val),
+            "seed": plain["seed"],
+        }
+    )
+    ck = plain["callbacks"]["checkpoints"]
+    metrics_cb = EpochMetricsCSV(
+        run_dir / "metrics.csv",
+        "train/seconds_per_s",
+        lambda batch: batch[1].shape[-1] / s.sample_rate,
+    )
+    facts = {
+        "VQ-VAE": str(vqvae_path),
+        "vocoder": f"{voc.get('size')} (input={voc['input']})",
+        "train_files": len(data.train),
+        "val_files": len(data.val),
+        "params": generator.num_parameters,
+    }
+    callbacks: list[Any] = [StartLine("training vocoder", facts), metrics_cb]
+    trainer_cfg = dict(plain["trainer"])
+    trainer_cfg.pop("sync_batchnorm", None)
+    if trainer_cfg.get("enable_progress_bar", True):
+        shown = {"loss": ["train/loss_step"], "val mel L1": ["val/mel_l1"]}
+        callbacks.append(OneLineProgressBar(shown, samples_label="crops/s"))
+    callbacks += checkpoint_callbacks(
+        run_dir / "checkpoints", ck["interval"], ck["max_checkpoints"], monitor="val/loss"
+    )
+    trainer = instantiate(
+        trainer_cfg,
+        callbacks=callbacks,
+        logger=build_loggers(plain, run_dir, job.is_multirun) or False,
+        plugins=[AtomicCheckpointIO()],
+    )
+    fit_start = time.perf_counter()
+    trainer.fit(module, datamodule=data)
+    summary["train_seconds"] = time.perf_counter() - fit_start
+    summary["global_step"] = trainer.global_step
+    summary.update(_metrics_from_rows(metrics_cb.rows))
+    best = run_dir / "checkpoints" / "best.ckpt"
+    summary["best_checkpoint"] = str(best)
+    if not trainer.is_global_zero:
+        return summary
+    installed = _install(best, vq_run / INSTALLED if vq_run and voc["install"] else None)
+    summary["installed"] = str(installed) if installed else None
+    ev = plain["evaluation"]
+    if int(ev["max_files"]) > 0:
+        summary["synthesis"] = _evaluate(best, codec, data, ev)
+    return summary
+
+
+def _install(best: Path, target: Path | None) -> Path | None:
+    """Copy the best generator (weights and entry only) to ``target`` atomically."""
+    from rvqvae.safeload import load_checkpoint_file
+    from rvqvae.vocoder.checkpoint import VOCODER_KEY, load_vocoder, save_vocoder
+
+    if target is None or not best.is_file():
+        return None
+    loaded = load_vocoder(best)
+    save_vocoder(target, loaded.generator, load_checkpoint_file(best)[VOCODER_KEY])
+    log.info("vocoder installed for vocoder=auto: %s", target)
+    return target
+
+
+def _evaluate(best: Path, codec: Any, data: Any, ev: dict[str, Any]) -> dict[str, Any]:
+    """Griffin-Lim vs the best vocoder vs the ideal-phase reference on validation files."""
+    import torch
+
+    from rvqvae.codec.grid import decode_grid, encode_grid
+    from rvqvae.data.mel import audio_to_mel
+    from rvqvae.vocoder.metrics import Clip, compare_synthesis
+    from rvqvae.vocoder.synthesize import Synthesizer, build_synthesizer
+
+    s = codec.settings
+    clips = []
+    for f in data.val[: int(ev["max_files"])]:
+        seconds = float(ev["max_seconds"])
+        n = min(f.audio.shape[0], int(seconds * s.sample_rate))
+        audio = f.audio[:n]
+        mel = audio_to_mel(audio, s)
+        grid = encode_grid(codec.model, torch.from_numpy(mel))
+        recon = decode_grid(codec.model, grid, mel.shape[1], s.n_mels).numpy()
+        clips.append(Clip(audio, mel, recon))
+    vocoder = build_synthesizer(best, s)
+    gl = Synthesizer(s, None, int(ev["griffin_lim_iters"]))
+    result = compare_synthesis(clips, {"griffinlim": gl, "vocoder": vocoder}, s)
+    log.info("vocoder vs Griffin-Lim: %s", json.dumps(result.get("gap_closed")))
+    return result
+
+
+def _metrics_from_rows(rows: list[dict[str, float]]) -> dict[str, Any]:
+    with_val = [r for r in rows if "val/loss" in r]
+    if not with_val:
+        return {"epochs": len(rows)}
+    best = min(with_val, key=lambda r: r["val/loss"])
+    return {
+        "val/loss": best["val/loss"],
+        "val/mel_l1": best.get("val/mel_l1"),
+        "val/stft": best.get("val/stft"),
+        "best_epoch": int(best["epoch"]),
+        "last/val/loss": with_val[-1]["val/loss"],
+        "epochs": int(rows[-1]["epoch"]) + 1,
+    }
