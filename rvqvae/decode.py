@@ -1,6 +1,8 @@
 """``python -m rvqvae.decode ckpt=PATH input=CODES output=DIR [levels=K]``: codes -> mel + audio.
 
-Writes ``<name>.mel.npy``, ``<name>.mel.png`` and ``<name>.wav`` (Griffin-Lim) per codes file.
+Writes ``<name>.mel.npy``, ``<name>.mel.png`` and ``<name>.wav`` per codes file;
+``vocoder=auto|griffinlim|PATH`` says what makes the audio (``auto``: the vocoder trained for
+the model's run, else Griffin-Lim).
 """
 
 from __future__ import annotations
@@ -22,9 +24,14 @@ def run(cfg: dict[str, Any]) -> list[dict[str, Path]]:
     """Decode ``cfg['input']`` (a codes file or a folder of them) into ``cfg['output']``."""
     from rvqvae.codec import Codec, decode_path
     from rvqvae.console import codec_facts, start_line
+    from rvqvae.vocoder.synthesize import build_synthesizer
 
     codec = Codec.from_checkpoint(cfg["ckpt"], device=cfg.get("device") or "cpu")
+    synth = build_synthesizer(
+        cfg.get("vocoder"), codec.settings, codec.path, int(cfg["griffin_lim_iters"])
+    )
     log.info("decoding %s: %s", cfg["input"], start_line(codec_facts(codec)))
+    log.info("audio: %s", synth.describe())
     results = decode_path(
         codec,
         cfg["input"],
@@ -39,11 +46,15 @@ def run(cfg: dict[str, Any]) -> list[dict[str, Path]]:
         write_audio=bool(cfg["write_audio"]),
         restore_level=bool(cfg["restore_level"]),
         wav_subtype=str(cfg["wav_subtype"]),
+        synthesizer=synth,
     )
     for paths in results:  # every file in the log; the console gets the closing line
         log.info("decoded: %s", ", ".join(str(p) for p in paths.values()), extra={"console": False})
     kinds = sorted({kind for paths in results for kind in paths})
-    print(f"decoded {len(results)} file(s) into {cfg['output']} ({', '.join(kinds)})")
+    print(
+        f"decoded {len(results)} file(s) into {cfg['output']} ({', '.join(kinds)}); "
+        f"audio: {synth.describe()}"
+    )
     return results
 
 

@@ -56,10 +56,28 @@ def run(cfg: dict[str, Any], output_dir: str | Path | None = None) -> dict[str, 
         "chunk_duration_s": codec.chunk_duration_s,
         **result,
     }
+    report["synthesis"] = _synthesis(cfg, codec, files)
     atomic_write_json(out / "eval.json", report)
     print(format_table(result))
     print(f"eval.json: {out / 'eval.json'}")
     return report
+
+
+def _synthesis(cfg: dict[str, Any], codec: Any, files: list[str]) -> dict[str, Any] | None:
+    """``vocoder=`` vs Griffin-Lim vs the ideal-phase reference on ``synthesis_files`` files."""
+    from rvqvae.codec.evaluation import synthesis_comparison
+    from rvqvae.data.io import load_audio
+    from rvqvae.vocoder.synthesize import build_synthesizer
+
+    count = int(cfg.get("synthesis_files") or 0)
+    if count <= 0 or not files:
+        return None
+    gl_iters = int(cfg["griffin_lim_iters"])
+    synth = build_synthesizer(cfg.get("vocoder"), codec.settings, codec.path, gl_iters)
+    log.info("audio: %s", synth.describe())
+    s = codec.settings
+    audios = [load_audio(f, s.sample_rate, codec.normalize_peak) for f in files[:count]]
+    return synthesis_comparison(codec, audios, synth, gl_iters, float(cfg["synthesis_seconds"]))
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")

@@ -68,6 +68,23 @@ def encode_prompt(loaded: Any, path: str, seconds: float | None, total: float) -
     return encode_grid(codec.model, torch.from_numpy(mel[:, : columns * DOWNSAMPLE]))
 
 
+def _synthesizer(cfg: dict[str, Any], loaded: Any) -> Any:
+    """``vocoder=``: ``auto`` looks beside the prior checkpoint, then in the VQ-VAE's run."""
+    from rvqvae.prior.checkpoint import resolve_vqvae
+    from rvqvae.training.checkpoint import CheckpointError
+    from rvqvae.vocoder.synthesize import build_synthesizer
+
+    candidates = [str(cfg["ckpt"])]
+    try:
+        candidates.append(str(resolve_vqvae(loaded.config.get("vqvae") or "")))
+    except CheckpointError:
+        pass  # the VQ-VAE run is gone: the prior's own folder only
+    codec = loaded.codec
+    return build_synthesizer(
+        cfg.get("vocoder"), codec.settings, candidates, int(cfg["griffin_lim_iters"])
+    )
+
+
 def run(cfg: dict[str, Any], run_dir: str) -> list[dict[str, Path]]:
     """Generate ``num_samples`` files into ``cfg['output']`` (default ``run_dir``)."""
     from tqdm import tqdm
@@ -84,6 +101,7 @@ def run(cfg: dict[str, Any], run_dir: str) -> list[dict[str, Path]]:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
         raise GenerateError(f"seconds must be a number > 0, got {seconds!r}")
     loaded = load_prior(cfg["ckpt"], device=cfg.get("device") or "cpu")
+    synth = _synthesizer(cfg, loaded)
     prompt = None
     if cfg.get("prompt"):
         prompt = encode_prompt(loaded, str(cfg["prompt"]), cfg.get("prompt_seconds"), seconds)
@@ -94,6 +112,7 @@ def run(cfg: dict[str, Any], run_dir: str) -> list[dict[str, Path]]:
     facts["params"] = sum(p.numel() for p in loaded.prior.parameters())
     facts["sampling"] = ", ".join(f"{k} {v}" for k, v in settings.to_dict().items())
     log.info("generating %d x %g s into %s: %s", num, seconds, out, start_line(facts))
+    log.info("audio: %s", synth.describe())
     first = 0 if prompt is None else prompt.shape[1]
     started = time.perf_counter()
     written: list[dict[str, Path]] = []
@@ -137,13 +156,15 @@ def run(cfg: dict[str, Any], run_dir: str) -> list[dict[str, Path]]:
                         int(cfg["griffin_lim_iters"]),
                         samples.grids[k],
                         {**provenance, "index": k},
+                        synth,
                     )
                 )
     wall = time.perf_counter() - started
     audio_s = num * float(seconds)
     print(
         f"generated {num} file(s) of {seconds:g} s into {out} in {wall:.1f} s "
-        f"({audio_s / wall:.1f}x real time with audio; codes alone {audio_s / sampling_s:.1f}x)"
+        f"({audio_s / wall:.1f}x real time with audio; codes alone {audio_s / sampling_s:.1f}x); "
+        f"audio: {synth.describe()}"
     )
     return written
 

@@ -2,7 +2,8 @@
 
 Indices in batches -> chunk mels -> sin^2 overlap-add (weights sum to one), or the grid through
 the decoder in one pass -> ``.npy`` (memory-mapped, written incrementally), PNG, and WAV via
-block-wise Griffin-Lim. Every output goes to a temporary file and replaces its target only once
+block-wise synthesis (:mod:`rvqvae.vocoder.synthesize`: the run's vocoder or
+Griffin-Lim). Every output goes to a temporary file and replaces its target only once
 the whole file decoded. Output length is exactly the original length in samples.
 """
 
@@ -30,7 +31,7 @@ from rvqvae.codec.model import Codec
 from rvqvae.codec.png import render_mel_png
 from rvqvae.data.chunks import MelStitcher
 from rvqvae.progress import progress
-from rvqvae.vocoder.griffinlim import StreamingGriffinLim
+from rvqvae.vocoder.synthesize import Synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +111,10 @@ def decode_file(
     restore_level: bool = False,
     wav_subtype: str = "FLOAT",
     name: str | None = None,
+    synthesizer: Synthesizer | None = None,
 ) -> dict[str, Path]:
-    """Decode one codes file to ``<name>.mel.npy``, ``<name>.mel.png`` and ``<name>.wav``.
+    """Decode one codes file to ``<name>.mel.npy``, ``<name>.mel.png`` and ``<name>.wav``
+    (audio by ``synthesizer``, block-wise; default Griffin-Lim with ``griffin_lim_iters``).
 
     Raises:
         CodesFormatError: the codes file is unreadable or invalid.
@@ -144,14 +147,9 @@ def decode_file(
         gl = None
         wav = None
         if write_audio:
-            frames_per_s = s.sample_rate / s.hop_length
-            gl = StreamingGriffinLim(
-                s,
-                codes.num_frames,
-                codes.num_samples,
-                griffin_lim_iters,
-                block_frames=max(1, round(griffin_lim_block_s * frames_per_s)),
-                overlap=max(1, round(griffin_lim_overlap_s * frames_per_s)),
+            synth = synthesizer or Synthesizer(s, None, griffin_lim_iters)
+            gl = synth.stream(
+                codes.num_frames, codes.num_samples, griffin_lim_block_s, griffin_lim_overlap_s
             )
             wav = sf.SoundFile(tmp["wav"], "w", s.sample_rate, 1, subtype=wav_subtype, format="WAV")
         gain = 1.0 / codes.peak_gain if restore_level and codes.peak_gain > 0 else 1.0

@@ -46,8 +46,10 @@ from rvqvae.data.cache import FeatureCache
 from rvqvae.data.chunks import slice_chunks
 from rvqvae.data.discovery import DatasetError, discover_audio_files
 from rvqvae.data.loading import load_chunk_starts, warn_skipped
+from rvqvae.data.mel import audio_to_mel
 from rvqvae.timing import timed
 from rvqvae.vocoder.griffinlim import mel_to_audio
+from rvqvae.vocoder.synthesize import Synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +228,35 @@ def evaluate_codec(
         speed["encode_end_to_end_x_realtime"] = secs / max(t, 1e-9)
         speed["encode_end_to_end_note"] = "decode + resample + streaming mel + model, 50% overlap"
     result["speed"] = speed
+    return result
+
+
+def synthesis_comparison(
+    codec: Codec,
+    audios: list[np.ndarray],
+    synthesizer: Synthesizer,
+    griffin_lim_iters: int = 32,
+    max_seconds: float = 4.0,
+) -> dict[str, Any]:
+    """Griffin-Lim, ``synthesizer`` (when it is a vocoder) and the ideal-phase reference on the
+    first ``max_seconds`` of each of ``audios`` (peak-normalised, the codec's sample rate), from
+    the analysis mel and from the VQ-VAE's reconstruction (:mod:`rvqvae.vocoder.metrics`)."""
+    from rvqvae.codec.grid import decode_grid, encode_grid
+    from rvqvae.vocoder.metrics import Clip, compare_synthesis
+
+    s = codec.settings
+    clips = []
+    for audio in audios:
+        audio = np.ascontiguousarray(audio[: int(max_seconds * s.sample_rate)], np.float32)
+        mel = audio_to_mel(audio, s)
+        grid = encode_grid(codec.model, torch.from_numpy(mel))
+        recon = decode_grid(codec.model, grid, mel.shape[1], s.n_mels).cpu().numpy()
+        clips.append(Clip(audio, mel, recon))
+    synths = {"griffinlim": Synthesizer(s, None, griffin_lim_iters)}
+    if synthesizer.kind == "vocoder":
+        synths["vocoder"] = synthesizer
+    result = compare_synthesis(clips, synths, s)
+    result["vocoder"] = synthesizer.describe()
     return result
 
 

@@ -12,6 +12,7 @@ from rvqvae.codec.model import Codec
 from rvqvae.prior.evaluation import Samples, sample
 from rvqvae.prior.sampling import SamplingSettings
 from rvqvae.prior.writer import write_sample
+from rvqvae.vocoder.synthesize import Synthesizer, build_synthesizer
 
 
 class PriorPreviews(Callback):
@@ -27,6 +28,7 @@ class PriorPreviews(Callback):
         seconds: float = 4.0,
         griffin_lim_iters: int = 32,
         seed: int = 0,
+        vocoder: str = "auto",
     ) -> None:
         self.out_dir = Path(out_dir)
         self.codec = codec
@@ -35,6 +37,8 @@ class PriorPreviews(Callback):
         self.seconds = float(seconds)
         self.griffin_lim_iters = int(griffin_lim_iters)
         self.seed = int(seed)
+        self.vocoder = vocoder
+        self._synth: Synthesizer | None = None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
@@ -53,6 +57,10 @@ class PriorPreviews(Callback):
     def write(self, trainer: L.Trainer | None, samples: Samples, name: str) -> Path:
         """Write the first ``num`` of ``samples`` into ``previews/<name>/`` (and W&B)."""
         folder = self.out_dir / name
+        if self._synth is None:  # vocoder=auto: the VQ-VAE run's vocoder, else Griffin-Lim
+            self._synth = build_synthesizer(
+                self.vocoder, self.codec.settings, self.codec.path, self.griffin_lim_iters
+            )
         written = [
             write_sample(
                 self.codec,
@@ -61,6 +69,7 @@ class PriorPreviews(Callback):
                 folder,
                 f"sample_{k}",
                 self.griffin_lim_iters,
+                synthesizer=self._synth,
             )
             for k in range(min(self.num, samples.mels.shape[0]))
         ]

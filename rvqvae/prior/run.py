@@ -139,6 +139,7 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
         pv["seconds"],
         pv["griffin_lim_iters"],
         plain["seed"],
+        pv.get("vocoder", "auto"),
     )
     prior_facts = {
         "VQ-VAE": str(codec.path),

@@ -1,4 +1,5 @@
-"""Write generated samples: WAV (Griffin-Lim, exact length), mel PNG, and optionally codes."""
+"""Write generated samples: WAV (the run's vocoder or Griffin-Lim, exact length), mel PNG,
+and optionally codes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from torch import Tensor
 
 from rvqvae.codec.model import Codec
+from rvqvae.vocoder.synthesize import Synthesizer
 
 
 def write_sample(
@@ -20,19 +22,21 @@ def write_sample(
     griffin_lim_iters: int = 32,
     grid: Tensor | None = None,
     generator: dict[str, Any] | None = None,
+    synthesizer: Synthesizer | None = None,
 ) -> dict[str, Path]:
-    """``<name>.wav`` (``num_samples`` samples) and ``<name>.png`` of ``mel [n_mels, frames]``;
-    with ``grid [rows, cols, Q]`` also ``<name>.codes.npz`` (readable by ``rvqvae.decode``)."""
+    """``<name>.wav`` (``num_samples`` samples, by ``synthesizer``, default Griffin-Lim with
+    ``griffin_lim_iters``) and ``<name>.png`` of ``mel [n_mels, frames]``; with ``grid [rows,
+    cols, Q]`` also ``<name>.codes.npz`` (readable by ``rvqvae.decode``)."""
     import soundfile as sf
 
     from rvqvae.atomic import atomic_path
     from rvqvae.codec.png import save_mel_png
-    from rvqvae.vocoder.griffinlim import mel_to_audio
 
     folder.mkdir(parents=True, exist_ok=True)
     s = codec.settings
     mel_np = np.asarray(mel.detach().cpu() if isinstance(mel, Tensor) else mel, dtype=np.float32)
-    audio = mel_to_audio(mel_np, s, n_iter=griffin_lim_iters, length=num_samples)
+    synth = synthesizer or Synthesizer(s, None, griffin_lim_iters)
+    audio = synth(mel_np, num_samples)
     paths = {"wav": folder / f"{name}.wav", "png": folder / f"{name}.png"}
     with atomic_path(paths["wav"]) as tmp:
         sf.write(tmp, audio, s.sample_rate, format="WAV")

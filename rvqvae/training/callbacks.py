@@ -147,15 +147,22 @@ def _format(value: float | None) -> str:
 
 class Previews(Callback):
     """Every ``interval`` epochs and at the end: original vs reconstruction mels (PNG) and audio
-    (WAV, Griffin-Lim) for a fixed set of validation chunks, in ``previews/`` and W&B."""
+    (WAV: the run's vocoder or Griffin-Lim) for a fixed set of validation chunks, in
+    ``previews/`` and W&B."""
 
     def __init__(
-        self, out_dir: str | Path, interval: int, num_chunks: int = 4, griffin_lim_iters: int = 32
+        self,
+        out_dir: str | Path,
+        interval: int,
+        num_chunks: int = 4,
+        griffin_lim_iters: int = 32,
+        vocoder: str = "auto",
     ) -> None:
         self.out_dir = Path(out_dir)
         self.interval = max(1, int(interval))
         self.num_chunks = num_chunks
         self.griffin_lim_iters = griffin_lim_iters
+        self.vocoder = vocoder  # auto: RUN/vocoder/vocoder.ckpt (e.g. when resuming), else GL
         self.written: list[Path] = []
         # Griffin-Lim is most of a preview's cost: the originals' audio is made once (the chunks
         # are fixed), and the final preview reuses the last one's when no step came between
@@ -176,7 +183,7 @@ class Previews(Callback):
             return None
         import soundfile as sf
 
-        from rvqvae.vocoder.griffinlim import mel_to_audio
+        from rvqvae.vocoder.synthesize import build_synthesizer
 
         datamodule = trainer.datamodule
         chunks = datamodule.preview_chunks(self.num_chunks)
@@ -192,8 +199,11 @@ class Previews(Callback):
         folder.mkdir(parents=True, exist_ok=True)
         settings = datamodule.settings
 
+        best = self.out_dir.parent / "checkpoints" / "best.ckpt"
+        synth = build_synthesizer(self.vocoder, settings, best, self.griffin_lim_iters)
+
         def vocode(mels: np.ndarray) -> list[np.ndarray]:
-            return [mel_to_audio(mel, settings, n_iter=self.griffin_lim_iters) for mel in mels]
+            return [synth(mel) for mel in mels]
 
         key = hash(originals.tobytes())
         if self._original_audio is None or self._original_audio[0] != key:

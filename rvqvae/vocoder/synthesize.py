@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -157,10 +158,12 @@ class Synthesizer:
 def build_synthesizer(
     spec: str | os.PathLike[str] | None,
     settings: MelSettings,
-    vqvae_checkpoint: str | os.PathLike[str] | None = None,
+    vqvae_checkpoint: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     griffin_lim_iters: int = 32,
 ) -> Synthesizer:
-    """``vocoder=auto|griffinlim|PATH`` -> a :class:`Synthesizer` for mels of ``settings``.
+    """``vocoder=auto|griffinlim|PATH`` -> a :class:`Synthesizer` for mels of ``settings``;
+    ``auto`` looks in the run folder of each of ``vqvae_checkpoint`` (one or several paths,
+    e.g. a prior checkpoint and the VQ-VAE it was trained on) in turn.
 
     Raises:
         CheckpointError: ``PATH`` is missing, unsafe, not a vocoder, or for other mel settings.
@@ -169,7 +172,12 @@ def build_synthesizer(
     if value == "griffinlim":
         return Synthesizer(settings, None, griffin_lim_iters, "vocoder=griffinlim")
     if value == "auto":
-        found = installed_vocoder(vqvae_checkpoint)
+        candidates = (
+            [vqvae_checkpoint]
+            if vqvae_checkpoint is None or isinstance(vqvae_checkpoint, str | os.PathLike)
+            else list(vqvae_checkpoint)
+        )
+        found = next((p for p in map(installed_vocoder, candidates) if p is not None), None)
         if found is None:
             return Synthesizer(
                 settings, None, griffin_lim_iters, "vocoder=auto: no vocoder trained for this run"

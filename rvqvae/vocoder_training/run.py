@@ -137,26 +137,13 @@ def _install(best: Path, target: Path | None) -> Path | None:
 
 def _evaluate(best: Path, codec: Any, data: Any, ev: dict[str, Any]) -> dict[str, Any]:
     """Griffin-Lim vs the best vocoder vs the ideal-phase reference on validation files."""
-    import torch
+    from rvqvae.codec.evaluation import synthesis_comparison
+    from rvqvae.vocoder.synthesize import build_synthesizer
 
-    from rvqvae.codec.grid import decode_grid, encode_grid
-    from rvqvae.data.mel import audio_to_mel
-    from rvqvae.vocoder.metrics import Clip, compare_synthesis
-    from rvqvae.vocoder.synthesize import Synthesizer, build_synthesizer
-
-    s = codec.settings
-    clips = []
-    for f in data.val[: int(ev["max_files"])]:
-        seconds = float(ev["max_seconds"])
-        n = min(f.audio.shape[0], int(seconds * s.sample_rate))
-        audio = f.audio[:n]
-        mel = audio_to_mel(audio, s)
-        grid = encode_grid(codec.model, torch.from_numpy(mel))
-        recon = decode_grid(codec.model, grid, mel.shape[1], s.n_mels).numpy()
-        clips.append(Clip(audio, mel, recon))
-    vocoder = build_synthesizer(best, s)
-    gl = Synthesizer(s, None, int(ev["griffin_lim_iters"]))
-    result = compare_synthesis(clips, {"griffinlim": gl, "vocoder": vocoder}, s)
+    vocoder = build_synthesizer(best, codec.settings)
+    audios = [f.audio for f in data.val[: int(ev["max_files"])]]
+    gl_iters = int(ev["griffin_lim_iters"])
+    result = synthesis_comparison(codec, audios, vocoder, gl_iters, float(ev["max_seconds"]))
     log.info("vocoder vs Griffin-Lim: %s", json.dumps(result.get("gap_closed")))
     return result
 
