@@ -1,4 +1,4 @@
-"""Fixtures for the codec tests: one tiny trained checkpoint per session, audio writers."""
+"""Fixtures for the codec tests: the session's tiny trained checkpoint, audio writers."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import REPO, run_module, toy_train_args, train_here, write_tones
+from tests.helpers import REPO, run_module, write_tones
 
 __all__ = ["REPO", "run_module", "write_tones"]
-
-
-TRAIN_ARGS = toy_train_args(epochs=4)
 
 
 def codes_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -34,13 +31,9 @@ def music(seconds: float, sr: int = 48000, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny trained run: ``{"ckpt", "audio", "root"}``."""
-    root = tmp_path_factory.mktemp("codec_train")
-    audio = write_tones(root / "audio", 6)
-    run_dir = root / "run"
-    train_here([*TRAIN_ARGS, f"dataset.path={audio}"], run_dir, cache_dir=root / "cache")
-    return {"ckpt": run_dir / "checkpoints" / "best.ckpt", "audio": audio, "root": root}
+def trained(tiny_run) -> dict[str, Path]:
+    """The session's tiny trained run (``tiny_run``): ``{"ckpt", "audio", "root"}``."""
+    return {"ckpt": tiny_run.ckpt, "audio": tiny_run.audio, "root": tiny_run.root}
 
 
 @pytest.fixture(scope="session")

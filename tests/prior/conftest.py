@@ -1,5 +1,5 @@
-"""Fixtures for the prior tests: one tiny VQ-VAE run and one tiny prior run per session, both
-trained in-process on the real composed configs (``train(cfg)``, ``train_prior(cfg)``)."""
+"""Fixtures for the prior tests: the session's tiny VQ-VAE run (``tiny_run``) and one tiny prior
+trained on it in-process on the real composed config (``train_prior(cfg)``) once per session."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_module, toy_train_args, train_here, write_tones
+from tests.helpers import run_module, train_here
 
-__all__ = ["PRIOR_ARGS", "VQVAE_ARGS", "check", "run_module"]
+__all__ = ["PRIOR_ARGS", "check", "run_module"]
 
-VQVAE_ARGS = toy_train_args(epochs=3)
 # A tiny prior: a couple of epochs, short samples, one augmented copy per file.
 PRIOR_ARGS = [
     "debug=fast",
@@ -32,13 +31,9 @@ def check(proc, what: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def vqvae_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny trained RVQ-VAE: ``{"run", "audio", "root"}``."""
-    root = tmp_path_factory.mktemp("prior_vqvae")
-    audio = write_tones(root / "audio", 6, seconds=2.0)
-    run = root / "vqvae"
-    train_here([*VQVAE_ARGS, f"dataset.path={audio}"], run, cache_dir=root / "cache")
-    return {"run": run, "audio": audio, "root": root}
+def vqvae_run(tiny_run) -> dict[str, Path]:
+    """The session's tiny trained RVQ-VAE (``tiny_run``): ``{"run", "audio", "root"}``."""
+    return {"run": tiny_run.run, "audio": tiny_run.audio, "root": tiny_run.root}
 
 
 @pytest.fixture(scope="session")
