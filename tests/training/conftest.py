@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, read_summary, run_train, write_tones
+from tests.helpers import REPO, read_summary, run_train, train_here, write_tones
 
-__all__ = ["REPO", "fast_args", "read_summary", "run_train", "write_tones"]
+__all__ = ["REPO", "fast_args", "read_summary", "run_train", "train_here", "write_tones"]
 
 
 def fast_args(folder: Path, run_dir: Path, *extra: str) -> list[str]:

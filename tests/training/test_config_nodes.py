@@ -1,4 +1,5 @@
-"""The optimizer, scheduler and callbacks are config nodes: overrides change the real run."""
+"""The optimizer, scheduler and callbacks are config nodes: overrides change the real run
+(trained in-process on the real composed config)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 
 from rvqvae.training.callbacks import CallbackConfigError, instantiate_callbacks
 from rvqvae.training.run import ConfigError, optimizer_partials, validate_config
-from tests.training.conftest import fast_args, read_summary, run_train
+from tests.training.conftest import fast_args, read_summary, train_here
 from tests.training.test_compose import resolved
 
 
@@ -26,7 +27,7 @@ def _lrs(run_dir: Path) -> list[float]:
 def test_optimizer_lr_override_sets_the_trained_rate(tone_folder: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     args = fast_args(tone_folder, run_dir, "optimizer.lr=0.0123", "~callbacks.previews")
-    run_train(args, tmp_path)
+    train_here(args, run_dir)
     assert _lrs(run_dir) == pytest.approx([0.0123, 0.0123])  # no scheduler by default on folder
     assert not (run_dir / "previews").exists()  # ~callbacks.previews: that callback is off
     assert read_summary(run_dir)["status"] == "completed"
@@ -35,7 +36,7 @@ def test_optimizer_lr_override_sets_the_trained_rate(tone_folder: Path, tmp_path
 def test_scheduler_cosine_decays_the_rate(tone_folder: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     args = ["optimizer.lr=0.0123", "scheduler=cosine", "trainer.max_epochs=3"]
-    run_train(fast_args(tone_folder, run_dir, *args), tmp_path)
+    train_here(fast_args(tone_folder, run_dir, *args), run_dir)
     lrs = _lrs(run_dir)
     assert len(lrs) == 3 and all(b < a for a, b in zip(lrs, lrs[1:]))
     assert lrs[0] < 0.0123 and lrs[-1] < 0.0123 / 2  # decays towards 0 at the run's end
@@ -50,7 +51,7 @@ def test_early_stopping_preset_stops_the_run(tone_folder: Path, tmp_path: Path) 
         "callbacks.previews=null",
         "trainer.max_epochs=6",
     ]
-    run_train(fast_args(tone_folder, run_dir, *args), tmp_path)
+    train_here(fast_args(tone_folder, run_dir, *args), run_dir)
     summary = read_summary(run_dir)
     assert summary["status"] == "completed"
     assert summary["epochs"] < 6 and len(_metrics(run_dir)) == summary["epochs"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rvqvae.training.checkpoint import AtomicCheckpointIO, CheckpointError
-from tests.training.conftest import fast_args, read_summary, run_train
+from tests.training.conftest import fast_args, read_summary, run_train, train_here
 
 UNSAFE_ENV = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
 
@@ -69,10 +69,8 @@ def test_resume_run_dir_restores_settings_in_the_same_folder(
     tone_folder: Path, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    run_train(
-        fast_args(tone_folder, run_dir, "model.num_quantizers=2", "trainer.max_epochs=1"),
-        tmp_path,
-    )
+    args = fast_args(tone_folder, run_dir, "model.num_quantizers=2", "trainer.max_epochs=1")
+    train_here(args, run_dir)  # the first part in-process: only the resume is the CLI's
     first, first_rows = read_summary(run_dir), _metrics(run_dir)
     assert first["num_quantizers"] == 2 and [r["epoch"] for r in first_rows] == ["0"]
 

@@ -10,7 +10,7 @@ import torch
 
 import rvqvae
 from rvqvae.training.config_upgrade import upgrade_saved_config
-from tests.training.conftest import fast_args, read_summary, run_train
+from tests.training.conftest import fast_args, read_summary, run_train, train_here
 
 
 def _saved(ckpt: Path) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def test_upgrade_moves_old_keys_to_the_nodes() -> None:
 
 def test_run_saved_with_old_keys_resumes_and_loads(tone_folder: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    run_train(fast_args(tone_folder, run_dir, "trainer.max_epochs=1"), tmp_path)
+    train_here(fast_args(tone_folder, run_dir, "trainer.max_epochs=1"), run_dir)
     last = run_dir / "checkpoints" / "last.ckpt"
     checkpoint = _saved(last)
     checkpoint["rvqvae"]["config"] = _as_old_layout(checkpoint["rvqvae"]["config"], 0.0077)
@@ -77,7 +77,7 @@ def test_run_saved_with_old_keys_resumes_and_loads(tone_folder: Path, tmp_path: 
 
 def test_resume_into_another_folder_writes_there(tone_folder: Path, tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
-    run_train(fast_args(tone_folder, first, "trainer.max_epochs=1"), tmp_path)
+    train_here(fast_args(tone_folder, first, "trainer.max_epochs=1"), first)
     before = {p.name: p.stat().st_mtime_ns for p in (first / "checkpoints").iterdir()}
     resume = [f"resume={first / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={second}"]
     run_train([*resume, "trainer.max_epochs=2"], tmp_path)
