@@ -27,7 +27,6 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     import lightning as L
 
     from rvqvae.codec.model import Codec
-    from rvqvae.console import OneLineProgressBar, StartLine
     from rvqvae.prior.callbacks import PriorPreviews
     from rvqvae.prior.checkpoint import resolve_vqvae, vqvae_payload, vqvae_run_dir
     from rvqvae.prior.data import PriorDataModule
@@ -36,7 +35,9 @@ def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     from rvqvae.prior.module import PriorModule
     from rvqvae.prior.sampling import SamplingSettings
     from rvqvae.training.callbacks import EpochMetricsCSV, checkpoint_callbacks
-    from rvqvae.training.checkpoint import AtomicCheckpointIO, read_checkpoint
+    from rvqvae.training.checkpoint import read_checkpoint
+    from rvqvae.training.checkpoint_io import AtomicCheckpointIO
+    from rvqvae.training.console_callbacks import OneLineProgressBar, StartLine
     from rvqvae.training.distributed import (
         RANK_STATE_ENV,
         ddp_multirun_job,

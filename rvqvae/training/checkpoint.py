@@ -1,22 +1,19 @@
-"""Checkpoint writing (atomic), THE safe loader, and ``resume=`` resolution.
+"""Reading checkpoints through THE safe loader, rebuilding models, and ``resume=`` resolution
+(atomic writing: :mod:`rvqvae.training.checkpoint_io`).
 
 Every checkpoint this project reads (``load_model``, codecs, priors, ``resume=``, Lightning's
-own restore through :class:`AtomicCheckpointIO`) goes through :func:`load_checkpoint_file`,
-which calls ``torch.load`` with ``weights_only=True`` explicitly, so environment variables
-such as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn pickled code back on.
+own restore through :class:`~rvqvae.training.checkpoint_io.AtomicCheckpointIO`) goes through
+:func:`load_checkpoint_file`, which calls ``torch.load`` with ``weights_only=True`` explicitly,
+so environment variables such as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn pickled code
+back on.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
-
-from rvqvae.atomic import atomic_write
 from rvqvae.models.vqvae import ConvVQVAE
 from rvqvae.safeload import CheckpointError, load_checkpoint_file
 
@@ -35,27 +32,6 @@ MODEL_KEYS = (
     "quantize_dropout",  # absent from checkpoints written before it existed: off
     "quantize_dropout_cutoff_index",
 )
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint I/O: atomic writes (:mod:`rvqvae.atomic`) and safe loads.
-
-    A crash mid-write leaves the previous checkpoint intact and readable; every load
-    (``trainer.fit(ckpt_path=...)`` included) goes through :func:`load_checkpoint_file`.
-    """
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
-    ) -> None:
-        atomic_write(path, lambda fh: torch.save(checkpoint, fh), fsync=True)
-
-    def load_checkpoint(
-        self,
-        path: str | Path,
-        map_location: Callable[..., Any] | str | None = None,
-        weights_only: bool | None = None,  # ignored: always True
-    ) -> dict[str, Any]:
-        return load_checkpoint_file(path, map_location or "cpu")
 
 
 PRIOR_KEY = "rvqvae_prior"  # the entry a prior checkpoint (python -m rvqvae.train_prior) holds

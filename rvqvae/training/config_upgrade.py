@@ -4,7 +4,8 @@ Before the optimizer, scheduler and callbacks became config nodes, a run saved
 ``module.learning_rate``/``weight_decay``/``lr_schedule``/``warmup_steps`` and the flat
 ``callbacks.checkpoint_interval``/``max_checkpoints``/``preview_interval``/``preview_chunks``/
 ``griffin_lim_iters``. :func:`upgrade_saved_config` moves them to ``optimizer.*``,
-``scheduler`` and ``callbacks.checkpoints.*``/``callbacks.previews.*``.
+``scheduler`` and ``callbacks.checkpoints.*``/``callbacks.previews.*``, and points callback
+nodes whose class moved (:data:`MOVED_TARGETS`) at its new home.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ OLD_CALLBACK_KEYS = {
 }
 # old module key -> new key (lr_schedule/warmup_steps become the scheduler node)
 OLD_MODULE_KEYS = {"learning_rate": "optimizer.lr", "weight_decay": "optimizer.weight_decay"}
+# callback classes that moved: old ``_target_`` -> new (the console's Lightning callbacks left
+# rvqvae/console.py so that the CLIs which train nothing start without Lightning)
+MOVED_TARGETS = {
+    "rvqvae.console.StartLine": "rvqvae.training.console_callbacks.StartLine",
+    "rvqvae.console.OneLineProgressBar": "rvqvae.training.console_callbacks.OneLineProgressBar",
+}
 COSINE_TARGET = "rvqvae.training.schedule.warmup_cosine"
 ADAMW_TARGET = "torch.optim.AdamW"  # the only optimizer of those versions
 
@@ -63,4 +70,7 @@ def upgrade_saved_config(saved: dict[str, Any]) -> dict[str, Any]:
         for old, (node, key) in OLD_CALLBACK_KEYS.items():
             if old in callbacks and not isinstance(callbacks[old], dict):
                 callbacks.setdefault(node, {})[key] = callbacks.pop(old)
+        for node in callbacks.values():
+            if isinstance(node, dict) and node.get("_target_") in MOVED_TARGETS:
+                node["_target_"] = MOVED_TARGETS[node["_target_"]]
     return config

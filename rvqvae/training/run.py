@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rvqvae.atomic import remove_stale_temp_files
-from rvqvae.training.checkpoint import AtomicCheckpointIO
+from rvqvae.training.checkpoint_io import AtomicCheckpointIO
 from rvqvae.training.distributed import (
     RANK_STATE_ENV,
     ddp_multirun_job,

@@ -28,10 +28,11 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     import lightning as L
 
     from rvqvae.codec.model import Codec
-    from rvqvae.console import OneLineProgressBar, StartLine
     from rvqvae.prior.checkpoint import resolve_vqvae
     from rvqvae.training.callbacks import EpochMetricsCSV, checkpoint_callbacks
-    from rvqvae.training.checkpoint import AtomicCheckpointIO, read_checkpoint
+    from rvqvae.training.checkpoint import read_checkpoint
+    from rvqvae.training.checkpoint_io import AtomicCheckpointIO
+    from rvqvae.training.console_callbacks import OneLineProgressBar, StartLine
     from rvqvae.training.distributed import job_num_threads, set_threads
     from rvqvae.training.loggers import build_loggers
     from rvqvae.training.run import optimizer_partials

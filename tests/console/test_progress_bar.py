@@ -9,7 +9,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
-from rvqvae.console import OneLineProgressBar
+from rvqvae.training.console_callbacks import OneLineProgressBar
 
 
 @pytest.mark.parametrize(("interval", "expected"), [(0.0, list(range(10))), (1e9, [9])])

@@ -17,11 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Floors, lowest first; a room may import from its own room and from any lower floor.
 FLOORS: list[set[str]] = [
-    {"rvqvae.atomic", "rvqvae.timing", "rvqvae.progress", "rvqvae.safeload"},  # base
+    # base: atomic writes, timing, the safe torch.load, console lines and bars (no Lightning)
+    {"rvqvae.atomic", "rvqvae.timing", "rvqvae.safeload", "rvqvae.progress", "rvqvae.console"},
     {"rvqvae.data", "rvqvae.models"},  # audio -> features; the model
     {"rvqvae.vocoder"},  # mel -> audio: Griffin-Lim and the trained vocoder's synthesis
     {"rvqvae.training"},  # the VQ-VAE's Lightning module, callbacks, checkpoints, jobs
-    {"rvqvae.console"},  # start lines and bars (reads the training callbacks' batch sizes)
     {"rvqvae.codec"},  # checkpoint -> codes files -> mel and audio
     {"rvqvae.prior"},  # the prior over code grids
     {"rvqvae.vocoder_training"},  # training a vocoder for a VQ-VAE run (its files and split)
@@ -31,6 +31,7 @@ FLOORS: list[set[str]] = [
         "rvqvae.resolvers",
         "rvqvae.train",
         "rvqvae.train_prior",
+        "rvqvae.train_vocoder",
         "rvqvae.encode",
         "rvqvae.decode",
         "rvqvae.evaluate",

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rvqvae.training.checkpoint import AtomicCheckpointIO, CheckpointError
+from rvqvae.training.checkpoint import CheckpointError
+from rvqvae.training.checkpoint_io import AtomicCheckpointIO
 from tests.training.conftest import fast_args, read_summary, run_train, train_here
 
 UNSAFE_ENV = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}

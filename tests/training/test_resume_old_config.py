@@ -35,6 +35,9 @@ def _as_old_layout(config: dict[str, Any], lr: float) -> dict[str, Any]:
         "preview_interval": 1000,
         "preview_chunks": 2,
         "griffin_lim_iters": 4,
+        # the console's callbacks lived in rvqvae/console.py then
+        "start_line": {"_target_": "rvqvae.console.StartLine"},
+        "progress_bar": {"_target_": "rvqvae.console.OneLineProgressBar"},
     }
     return config
 
@@ -71,6 +74,7 @@ def test_run_saved_with_old_keys_resumes_and_loads(tone_folder: Path, tmp_path: 
     assert config["optimizer"]["lr"] == 0.0077 and "learning_rate" not in config["module"]
     assert config["scheduler"]["warmup_steps"] == 7
     assert config["callbacks"]["previews"]["interval"] == 1000
+    assert config["callbacks"]["start_line"]["_target_"].endswith("console_callbacks.StartLine")
     # the saved preview interval (1000) held: no epoch_0002 preview, only the final one
     assert sorted(p.name for p in (run_dir / "previews").iterdir()) == ["epoch_0001", "final"]
 
