@@ -64,13 +64,20 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     generator = VocosGenerator(s.n_mels, s.n_fft, s.hop_length, **voc["model"])
     entry = vocoder_entry(generator, s, voc["input"], plain)
     entry["vqvae_weights_sha256"] = codec.weights_sha256
-    module = VocoderModule(generator, s, entry, voc["loss"], **optimizer_partials(plain))
+    trainer_cfg = dict(plain["trainer"])
+    trainer_cfg.pop("sync_batchnorm", None)
+    gan = dict(voc["gan"]) if voc.get("adversarial") else None
+    clip = trainer_cfg.pop("gradient_clip_val", None) if gan else None  # clipped by the module
+    module = VocoderModule(
+        generator, s, entry, voc["loss"], **optimizer_partials(plain), gan=gan, clip=clip or 1.0
+    )
     vq_run = run_folder_of(vqvae_path)
     summary.update(
         {
             "vqvae_checkpoint": str(vqvae_path),
             "vqvae_run_dir": str(vq_run) if vq_run else None,
             "input": voc["input"],
+            "adversarial": bool(gan),
             "size": voc.get("size"),
             "generator": {**generator.hparams_dict, "params": generator.num_parameters},
             "train_files": len(data.train),
@@ -92,8 +99,6 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
         "params": generator.num_parameters,
     }
     callbacks: list[Any] = [StartLine("training vocoder", facts), metrics_cb]
-    trainer_cfg = dict(plain["trainer"])
-    trainer_cfg.pop("sync_batchnorm", None)
     if trainer_cfg.get("enable_progress_bar", True):
         shown = {"loss": ["train/loss_step"], "val mel L1": ["val/mel_l1"]}
         callbacks.append(OneLineProgressBar(shown, samples_label="crops/s"))

@@ -41,3 +41,28 @@ def test_summary_compares_griffin_lim_vocoder_and_ideal_phase(tiny_vocoder) -> N
             assert all(v >= 0 for v in row["lsd"].values())
         assert rows["vocoder"]["x_realtime"] > 0
         assert set(synthesis["gap_closed"][source]) == {"vocoder"}
+
+
+def test_adversarial_stage_trains_on_tiny_data(tiny_vocoder, tmp_path) -> None:
+    from tests.helpers import train_here
+    from tests.vocoder.conftest import TINY_VOCODER
+
+    overrides = [
+        f"vqvae={tiny_vocoder.vqvae / 'checkpoints' / 'best.ckpt'}",
+        *TINY_VOCODER,
+        "vocoder.adversarial=true",
+        "vocoder.gan.channels=2",
+        "vocoder.gan.periods=[2,3]",
+        "vocoder.gan.fft_sizes=[256]",
+        "vocoder.install=false",
+        "trainer.max_epochs=1",
+        "evaluation.max_files=0",
+    ]
+    summary = train_here(overrides, tmp_path / "gan", tiny_vocoder.cache, job="train_vocoder")
+    assert summary["status"] == "completed" and summary["adversarial"] is True
+    assert summary["global_step"] >= 2  # generator and discriminator steps both counted
+    rows = list(csv.DictReader((tmp_path / "gan" / "metrics.csv").open()))
+    d_loss = [k for k in rows[-1] if k.startswith("train/d_loss")]
+    assert d_loss and float(rows[-1][d_loss[0]]) > 0 and float(rows[-1]["val/loss"]) > 0
+    assert summary["installed"] is None
+    assert load_vocoder(tmp_path / "gan" / "checkpoints" / "best.ckpt").input == "mel"
