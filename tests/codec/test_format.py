@@ -39,11 +39,12 @@ def test_codes_file_loads_with_numpy_alone(codes_path: Path, codec) -> None:
     assert int(z["format_version"]) == FORMAT_VERSION
     n = int(z["num_chunks"])
     assert z["codes"].dtype == np.uint8  # 64 codes
-    assert z["codes"].shape == (n, 48, 3) and n == 2
+    # 2 s at 16 kHz -> 96000 samples at 48 kHz, 188 frames: 1 s chunks every 47 frames
+    assert z["codes"].shape == (n, 48, 3) and n == 3
     assert z["spatial_shape"].tolist() == [[8, 6]] * n
-    assert z["chunk_starts"].tolist() == [0, 47] and int(z["chunk_hop_frames"]) == 47
-    assert int(z["num_samples"]) == 72000  # 1.5 s at 16 kHz -> 48 kHz
-    assert int(z["source_sample_rate"]) == 16000 and int(z["source_num_samples"]) == 24000
+    assert z["chunk_starts"].tolist() == [0, 47, 94] and int(z["chunk_hop_frames"]) == 47
+    assert int(z["num_samples"]) == 96000
+    assert int(z["source_sample_rate"]) == 16000 and int(z["source_num_samples"]) == 32000
     assert int(z["sample_rate"]) == 48000 and int(z["n_mels"]) == 128
     assert int(z["hop_length"]) == 512 and int(z["n_fft"]) == 2048
     assert float(z["fmax"]) == 24000.0 and float(z["chunk_duration_s"]) == 1.0
