@@ -58,3 +58,10 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory):
     args = [*toy_train_args(epochs=4), f"dataset.path={audio}"]
     summary = train_here(args, run, cache_dir=root / "cache")
     return TinyRun(root=root, run=run, audio=audio, cache=root / "cache", summary=summary)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first (a stable sort): under pytest-xdist the long ones then start while the
+    short ones can still fill the other worker, instead of one long test running alone at the
+    end of the suite."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
