@@ -15,7 +15,6 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rvqvae.atomic import remove_stale_temp_files
-from rvqvae.training.checkpoint_io import AtomicCheckpointIO
 from rvqvae.training.distributed import (
     RANK_STATE_ENV,
     ddp_multirun_job,
@@ -154,15 +153,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> dict[str, Any]:
-    import lightning as L
-    from lightning.pytorch.callbacks import ProgressBar
-
-    from rvqvae.models.vqvae import code_positions
-    from rvqvae.training.callbacks import EpochMetricsCSV, instantiate_callbacks
-    from rvqvae.training.module import chunk_geometry
-
-    # Lightning has its own console handler; Hydra's root handlers already print and file it.
-    logging.getLogger("lightning.pytorch").handlers.clear()
     hydra_cfg, run_dir, summary = job.hydra_cfg, job.run_dir, job.summary
     if job.is_zero:  # temporary files of writes a kill interrupted
         for folder in (run_dir, run_dir / "checkpoints"):
@@ -171,7 +161,18 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
     if ckpt_path is not None and ckpt_path.parent.parent.resolve() == run_dir.resolve():
         summary.update(first_overrides(run_dir, summary["overrides"]))
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    validate_config(plain)
+    validate_config(plain)  # before Lightning is imported: a bad value is said in a second
+
+    import lightning as L
+    from lightning.pytorch.callbacks import ProgressBar
+
+    from rvqvae.models.vqvae import code_positions
+    from rvqvae.training.callbacks import EpochMetricsCSV, instantiate_callbacks
+    from rvqvae.training.checkpoint_io import AtomicCheckpointIO
+    from rvqvae.training.module import chunk_geometry
+
+    # Lightning has its own console handler; Hydra's root handlers already print and file it.
+    logging.getLogger("lightning.pytorch").handlers.clear()
     num_threads = job_num_threads(plain.get("num_threads"), hydra_cfg.get("launcher"))
     if num_threads:
         set_threads(num_threads)
