@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -31,33 +32,39 @@ def _seed_torch():
 @pytest.fixture(scope="session")
 def fast_wandb_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One ``debug=fast`` run on 6 tones with ``logger=wandb`` offline, trained in-process on
-    the real composed config once per session and only read by the tests that share it
-    (training outputs, W&B modes, W&B Report keys, the DDP reference): ``{"run", "audio",
-    "summary"}``."""
-    from tests.helpers import WANDB_OFFLINE, train_here, write_tones
+    the real composed config once per test run (shared by the xdist workers) and only read by
+    the tests that share it (training outputs, W&B modes, W&B Report keys, the DDP reference):
+    ``{"run", "audio", "summary"}``."""
+    from tests.helpers import WANDB_OFFLINE, built_once, train_here, write_tones
 
-    base = tmp_path_factory.mktemp("fast_wandb")
-    audio = write_tones(base / "audio", 6)
-    run_dir = base / "outputs" / "2024-05-03" / "08-00-00"
-    overrides = ["debug=fast", "dataset=folder", f"dataset.path={audio}", "logger=wandb"]
-    summary = train_here(overrides, run_dir, cache_dir=base / "cache", env=WANDB_OFFLINE)
-    return {"run": run_dir, "audio": audio, "summary": summary}
+    def build(base: Path) -> dict:
+        audio = write_tones(base / "audio", 6)
+        run_dir = base / "outputs" / "2024-05-03" / "08-00-00"
+        overrides = ["debug=fast", "dataset=folder", f"dataset.path={audio}", "logger=wandb"]
+        return train_here(overrides, run_dir, cache_dir=base / "cache", env=WANDB_OFFLINE)
+
+    base, summary = built_once(tmp_path_factory, "fast_wandb", build)
+    run = base / "outputs" / "2024-05-03" / "08-00-00"
+    return {"run": run, "audio": base / "audio", "summary": summary}
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory):
     """One tiny RVQ-VAE (``debug=fast`` toy recipe, 4 epochs on 6 tones of 2 s) trained
-    in-process on the real composed config once per test session and shared, read-only, by the
-    codec, prior, report and CLI tests: a :class:`tests.helpers.TinyRun`. Tests that change a
-    run folder copy it first."""
-    from tests.helpers import TinyRun, toy_train_args, train_here, write_tones
+    in-process on the real composed config once per test run (shared by the xdist workers) and
+    read by the codec, prior, report, vocoder and CLI tests: a :class:`tests.helpers.TinyRun`.
+    Tests that change its run folder copy it first."""
+    from tests.helpers import TinyRun, built_once, toy_train_args, train_here, write_tones
 
-    root = tmp_path_factory.mktemp("tiny_run")
-    audio = write_tones(root / "audio", 6, seconds=2.0)
-    run = root / "vqvae"
-    args = [*toy_train_args(epochs=4), f"dataset.path={audio}"]
-    summary = train_here(args, run, cache_dir=root / "cache")
-    return TinyRun(root=root, run=run, audio=audio, cache=root / "cache", summary=summary)
+    def build(root: Path) -> dict:
+        audio = write_tones(root / "audio", 6, seconds=2.0)
+        args = [*toy_train_args(epochs=4), f"dataset.path={audio}"]
+        return train_here(args, root / "vqvae", cache_dir=root / "cache")
+
+    root, summary = built_once(tmp_path_factory, "tiny_run", build)
+    return TinyRun(
+        root=root, run=root / "vqvae", audio=root / "audio", cache=root / "cache", summary=summary
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

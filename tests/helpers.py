@@ -8,7 +8,7 @@ import os
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,26 @@ class TinyRun:
     def ckpt(self) -> Path:
         """The run's best checkpoint."""
         return self.run / "checkpoints" / "best.ckpt"
+
+
+def built_once(
+    tmp_path_factory: Any, name: str, build: Callable[[Path], dict[str, Any]]
+) -> tuple[Path, dict[str, Any]]:
+    """``build(folder)`` once per test run, shared by every pytest-xdist worker: the first
+    worker to ask builds under a file lock in the run's common temp folder, the others wait and
+    reuse it. ``build`` returns a JSON-able record, returned with the folder to every caller."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # pytest-of-USER/pytest-N/: the workers' basetemps live in it
+    folder = root / name
+    record = folder / ".built.json"
+    with FileLock(str(folder) + ".lock"):
+        if not record.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            record.write_text(json.dumps(build(folder)))
+    return folder, json.loads(record.read_text())
 
 
 def toy_train_args(epochs: int) -> list[str]:

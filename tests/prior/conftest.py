@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_module, train_here
+from tests.helpers import built_once, run_module, train_here
 
 __all__ = ["PRIOR_ARGS", "check", "run_module"]
 
@@ -37,10 +37,14 @@ def vqvae_run(tiny_run) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def prior_run(vqvae_run: dict[str, Path]) -> Path:
-    """A tiny prior trained on ``vqvae_run``; returns its run folder."""
-    root = vqvae_run["root"]
-    run = root / "prior"
-    args = [f"vqvae={vqvae_run['run']}", *PRIOR_ARGS]
-    train_here(args, run, cache_dir=root / "cache", job="train_prior")
-    return run
+def prior_run(vqvae_run: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny prior trained on ``vqvae_run`` once per test run (shared by the xdist workers);
+    returns its run folder."""
+
+    def build(folder: Path) -> dict:
+        args = [f"vqvae={vqvae_run['run']}", *PRIOR_ARGS]
+        cache = vqvae_run["root"] / "cache"
+        return train_here(args, folder / "prior", cache_dir=cache, job="train_prior")
+
+    folder, _ = built_once(tmp_path_factory, "tiny_prior", build)
+    return folder / "prior"

@@ -92,8 +92,10 @@ def test_train_prior_writes_its_run_folder(prior_run: Path, vqvae_run: dict) -> 
         assert {"sample_0.wav", "sample_0.png"} <= names, folder
 
 
-def test_evaluate_prior_reproduces_the_runs_validation_figures(prior_run: Path) -> None:
-    out = prior_run.parent / "eval_prior"
+def test_evaluate_prior_reproduces_the_runs_validation_figures(
+    prior_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "eval_prior"
     proc = run_module(
         "rvqvae.evaluate_prior",
         [
@@ -103,7 +105,7 @@ def test_evaluate_prior_reproduces_the_runs_validation_figures(prior_run: Path) 
             "seconds=1.0",
             f"hydra.run.dir={out}",
         ],
-        prior_run.parent,
+        tmp_path,
     )
     check(proc, "evaluate_prior")
     figures = json.loads((out / "eval_prior.json").read_text())
