@@ -1,5 +1,9 @@
 """The Vocos-style generator: log-mel ``[B, n_mels, T]`` -> audio ``[B, T * hop]``.
 
+With ``mel_skip`` (default) the head's log-magnitude is a correction added to the magnitude the
+input mel implies (pseudo-inverse of the filterbank), so training starts from Griffin-Lim's
+magnitude estimate and spends its steps on phase and detail.
+
 A ConvNeXt backbone over mel frames and an inverse-STFT head that predicts each frame's
 log-magnitude and phase (Siuzdak, "Vocos", 2023): no upsampling layers, so it is fast on a CPU.
 Frame ``t`` of the head is centred on sample ``t * hop`` (``torch.istft(center=True)``), the
@@ -48,6 +52,7 @@ class VocosGenerator(nn.Module):
         dim: int = 128,
         intermediate_dim: int = 384,
         num_layers: int = 6,
+        mel_skip: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (("dim", dim), ("intermediate_dim", intermediate_dim)):
@@ -62,6 +67,7 @@ class VocosGenerator(nn.Module):
             "dim": int(dim),
             "intermediate_dim": int(intermediate_dim),
             "num_layers": int(num_layers),
+            "mel_skip": bool(mel_skip),
         }
         self.n_fft, self.hop_length = int(n_fft), int(hop_length)
         self.embed = nn.Conv1d(n_mels, dim, _KERNEL, padding=_KERNEL // 2)
@@ -73,6 +79,15 @@ class VocosGenerator(nn.Module):
         self.final_norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, self.n_fft + 2)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        # mel_skip: the head predicts a correction to the magnitude the mel itself implies
+        # (pseudo-inverse of the filterbank, set by set_mel_basis and saved with the weights)
+        if mel_skip:
+            self.register_buffer("mel_pinv", torch.zeros(self.n_fft // 2 + 1, n_mels))
+
+    def set_mel_basis(self, filterbank: Tensor) -> None:
+        """Store the pseudo-inverse of the analysis filterbank ``[n_mels, n_fft // 2 + 1]``
+        (mel power -> linear power; ``log1p`` mels of power 2)."""
+        self.mel_pinv.copy_(torch.linalg.pinv(filterbank.double()).float())
 
     @property
     def hparams_dict(self) -> dict[str, Any]:
@@ -96,6 +111,9 @@ class VocosGenerator(nn.Module):
             x = block(x)
         x = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)  # [B, n_fft+2, T]
         log_mag, phase = x.float().chunk(2, dim=1)
+        if self.hparams["mel_skip"]:
+            power = torch.matmul(self.mel_pinv, torch.expm1(mel.float().clamp(min=0)))
+            log_mag = log_mag + 0.5 * torch.log(power.clamp(min=1e-8))
         mag = torch.exp(log_mag).clamp(max=_MAX_MAGNITUDE)
         return torch.polar(mag, phase)
 

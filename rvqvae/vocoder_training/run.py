@@ -26,8 +26,10 @@ def train_vocoder(cfg: DictConfig) -> dict[str, Any]:
 
 def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     import lightning as L
+    import torch
 
     from rvqvae.codec.model import Codec
+    from rvqvae.data.mel import mel_filterbank
     from rvqvae.prior.checkpoint import resolve_vqvae
     from rvqvae.training.callbacks import EpochMetricsCSV, checkpoint_callbacks
     from rvqvae.training.checkpoint import read_checkpoint
@@ -35,7 +37,7 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     from rvqvae.training.console_callbacks import OneLineProgressBar, StartLine
     from rvqvae.training.distributed import job_num_threads, set_threads
     from rvqvae.training.loggers import build_loggers
-    from rvqvae.training.run import optimizer_partials
+    from rvqvae.training.run import ConfigError, optimizer_partials
     from rvqvae.vocoder.checkpoint import INSTALLED, run_folder_of, vocoder_entry
     from rvqvae.vocoder.model import VocosGenerator
     from rvqvae.vocoder_training.data import VocoderDataModule
@@ -62,6 +64,10 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     )
     data.setup()
     generator = VocosGenerator(s.n_mels, s.n_fft, s.hop_length, **voc["model"])
+    if generator.hparams_dict["mel_skip"]:
+        if s.power != 2.0:
+            raise ConfigError("vocoder.model.mel_skip needs mels of power 2: set it to false")
+        generator.set_mel_basis(torch.from_numpy(mel_filterbank(s).copy()))
     entry = vocoder_entry(generator, s, voc["input"], plain)
     entry["vqvae_weights_sha256"] = codec.weights_sha256
     trainer_cfg = dict(plain["trainer"])
