@@ -77,15 +77,22 @@ def _show_warning_as_log(
     logging.getLogger("py.warnings").warning("%s%s", prefix, message)
 
 
-def setup_console() -> None:
-    """Make the console one line per event; idempotent, call at the start of a CLI's task."""
+def detach_lightning_console() -> None:
+    """Remove the console handler Lightning adds when it is imported (its own "INFO: ..." copy of
+    every line): its records reach Hydra's handlers once. Idempotent; call it after importing
+    Lightning (the training jobs do, right after their import)."""
     lightning_logger = logging.getLogger("lightning")
-    for handler in list(lightning_logger.handlers):  # its own "INFO: ..." copy of every line
+    for handler in list(lightning_logger.handlers):
         lightning_logger.removeHandler(handler)
     lightning_logger.propagate = True
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+
+
+def setup_console() -> None:
+    """Make the console one line per event; idempotent, call at the start of a CLI's task."""
+    detach_lightning_console()
     rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if not any(isinstance(f, _DropAdverts) for f in rank_zero.filters):
         rank_zero.addFilter(_DropAdverts())

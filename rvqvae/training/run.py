@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rvqvae.atomic import remove_stale_temp_files
+from rvqvae.console import detach_lightning_console
 from rvqvae.training.distributed import (
     RANK_STATE_ENV,
     ddp_multirun_job,
@@ -171,8 +172,7 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
     from rvqvae.training.checkpoint_io import AtomicCheckpointIO
     from rvqvae.training.module import chunk_geometry
 
-    # Lightning has its own console handler; Hydra's root handlers already print and file it.
-    logging.getLogger("lightning.pytorch").handlers.clear()
+    detach_lightning_console()  # Hydra's handlers already print and file Lightning's lines
     num_threads = job_num_threads(plain.get("num_threads"), hydra_cfg.get("launcher"))
     if num_threads:
         set_threads(num_threads)

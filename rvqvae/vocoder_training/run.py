@@ -29,6 +29,7 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     import torch
 
     from rvqvae.codec.model import Codec
+    from rvqvae.console import detach_lightning_console
     from rvqvae.data.mel import mel_filterbank
     from rvqvae.prior.checkpoint import resolve_vqvae
     from rvqvae.training.callbacks import EpochMetricsCSV, checkpoint_callbacks
@@ -43,7 +44,7 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     from rvqvae.vocoder_training.data import VocoderDataModule
     from rvqvae.vocoder_training.module import VocoderModule
 
-    logging.getLogger("lightning.pytorch").handlers.clear()
+    detach_lightning_console()  # Hydra's handlers already print and file Lightning's lines
     run_dir, summary = job.run_dir, job.summary
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     num_threads = job_num_threads(plain.get("num_threads"), job.hydra_cfg.get("launcher"))
