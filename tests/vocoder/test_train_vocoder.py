@@ -24,7 +24,7 @@ def test_best_checkpoint_carries_settings_and_is_installed(tiny_vocoder) -> None
     installed = installed_vocoder(tiny_vocoder.vqvae / "checkpoints" / "best.ckpt")
     assert installed is not None and tiny_vocoder.summary["installed"] == str(installed)
     again = load_vocoder(installed)
-    assert again.settings == best.settings and again.input == "mel"
+    assert again.settings == best.settings and again.input == tiny_vocoder.summary["input"]
     for (name, a), (_, b) in zip(
         best.generator.state_dict().items(), again.generator.state_dict().items()
     ):
@@ -65,4 +65,4 @@ def test_adversarial_stage_trains_on_tiny_data(tiny_vocoder, tmp_path) -> None:
     d_loss = [k for k in rows[-1] if k.startswith("train/d_loss")]
     assert d_loss and float(rows[-1][d_loss[0]]) > 0 and float(rows[-1]["val/loss"]) > 0
     assert summary["installed"] is None
-    assert load_vocoder(tmp_path / "gan" / "checkpoints" / "best.ckpt").input == "mel"
+    assert load_vocoder(tmp_path / "gan" / "checkpoints" / "best.ckpt").input == summary["input"]
