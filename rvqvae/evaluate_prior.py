@@ -1,8 +1,10 @@
 """``python -m rvqvae.evaluate_prior ckpt=PRIOR.ckpt [num_samples=N seconds=S] [output=DIR]``.
 
 Scores a prior on its VQ-VAE run's validation files (bits/s per level, raw and unigram bits/s)
-and its samples against them (Fréchet distances, memorisation); writes ``eval_prior.json`` and
-prints a table. The training run writes the same figures into its ``summary.json``.
+and its samples against them beside reference rows (frame and windowed Fréchet distances,
+two-sample test, precision/recall/density/coverage, activity, memorisation); writes
+``eval_prior.json`` and prints a table. The training run writes the same figures into its
+``summary.json``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:
         codec,
         data.train_grids,
         data.val_grids,
+        data.train_mels,
         data.val_mels,
         unigram,
         num,
@@ -71,16 +74,31 @@ def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:
     return figures
 
 
+SETS = ("prior", "unigram", "reconstruction", "train", "shuffled", "validation")
+SET_ROWS = (
+    ("frame Fréchet distance", "fd"),
+    ("windowed Fréchet distance", "wfd"),
+    ("two-sample accuracy", "c2st"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("density", "density"),
+    ("coverage", "coverage"),
+    ("near-silent fraction", "silent_fraction"),
+    ("silent run, s", "silent_run_s"),
+    ("active run, s", "active_run_s"),
+    ("onsets per s", "onsets_per_s"),
+    ("loudness spread, dB", "loudness_spread_db"),
+)
+
+
 def format_table(figures: dict[str, Any]) -> str:
-    """The figures as an aligned two-column table."""
+    """The figures as aligned tables: bits/s and memorisation, then one column per set of mels
+    (prior samples and the reference rows) against the validation files."""
     rows = [("val bits/s", figures["val/bits_per_s"])]
     rows += [(f"  level {k}", v) for k, v in enumerate(figures["val/bits_per_s_per_level"])]
     rows += [
         ("unigram bits/s", figures["unigram_bits_per_s"]),
         ("raw bits/s", figures["raw_bits_per_s"]),
-        ("Fréchet distance: prior", figures["fd_prior"]),
-        ("  unigram", figures["fd_unigram"]),
-        ("  VQ-VAE reconstruction", figures["fd_reconstruction"]),
         ("longest copy of training codes, s", figures["longest_copy_s"]),
         ("  validation files, s", figures["longest_copy_s_validation"]),
         ("nearest training window, generated", figures["nn_distance_generated"]),
@@ -88,7 +106,14 @@ def format_table(figures: dict[str, Any]) -> str:
         ("sampling, x real time (codes)", figures["sampling_x_real_time"]),
     ]
     width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value:10.3f}" for name, value in rows)
+    lines = [f"{name:<{width}}  {value:10.3f}" for name, value in rows]
+    width = max(len(name) for name, _ in SET_ROWS)
+    lines += ["", f"{'vs validation':<{width}}" + "".join(f"{s:>15}" for s in SETS)]
+    for name, key in SET_ROWS:
+        cells = [figures.get(f"{key}_{s}") for s in SETS]
+        text = "".join(f"{c:15.3f}" if isinstance(c, float) else f"{'':>15}" for c in cells)
+        lines.append(f"{name:<{width}}{text}")
+    return "\n".join(lines)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate_prior")

@@ -47,6 +47,12 @@ def _print_summary(summary: dict) -> None:
         f"Fréchet distance: prior {num('fd_prior', '.2f')}, unigram {num('fd_unigram', '.2f')}, "
         f"reconstruction {num('fd_reconstruction', '.2f')}; longest copy of training codes "
         f"{num('longest_copy_s', '.2f')} s",
+        f"1 s windows vs validation: Fréchet distance prior {num('wfd_prior', '.1f')}, unigram "
+        f"{num('wfd_unigram', '.1f')}, training files {num('wfd_train', '.1f')}; two-sample "
+        f"accuracy prior {num('c2st_prior', '.3f')}, unigram {num('c2st_unigram', '.3f')}, "
+        f"training files {num('c2st_train', '.3f')}; near-silent frames prior "
+        f"{num('silent_fraction_prior', '.3f')}, validation "
+        f"{num('silent_fraction_validation', '.3f')}",
         f"run folder: {summary.get('run_dir')}",
         f"best checkpoint: {summary.get('best_checkpoint')}",
         f"previews: {summary.get('previews')}",

@@ -138,22 +138,52 @@ def augmented_grids(codec: Codec, mels: list[np.ndarray], copies: int, seed: int
     return grids
 
 
+WINDOW_MODES = ("within_files", "across_files")
+
+
 class TrainWindows(Dataset):
-    """Random windows ``[C, S]`` of the training files laid end to end (new order per epoch)."""
+    """Random training windows ``[C, S]`` with the mask of their real columns ``[C]``.
+
+    ``within_files``: each window is cut from one file (chosen by length), starting at the
+    file's start with probability ``file_start_fraction`` (always when the file fits), and padded
+    after the file's end (masked out of the loss). ``across_files``: cut from the files laid end
+    to end in a new order each epoch, so windows span file ends and starts.
+    """
 
     def __init__(
-        self, columns: list[Tensor], context: int, count: int, file_start_fraction: float, seed: int
+        self,
+        columns: list[Tensor],
+        context: int,
+        count: int,
+        file_start_fraction: float,
+        seed: int,
+        mode: str = "within_files",
     ) -> None:
+        if mode not in WINDOW_MODES:
+            raise ValueError(
+                f"dataset.windows must be one of {', '.join(WINDOW_MODES)}, got {mode!r}"
+            )
         self.files = columns
         self.context = context
         self.count = max(1, int(count))
         self.file_start_fraction = float(file_start_fraction)
         self.seed = int(seed)
+        self.mode = mode
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        """Lay the files out in this epoch's order and draw this epoch's window starts."""
+        """Draw this epoch's windows (and, across files, this epoch's file order)."""
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        if self.mode == "within_files":
+            lengths = torch.tensor([f.shape[0] for f in self.files], dtype=torch.float64)
+            self.picks = torch.multinomial(lengths, self.count, True, generator=g)
+            room = (lengths[self.picks] - self.context).clamp(min=0)
+            at_file = torch.rand(self.count, generator=g) < self.file_start_fraction
+            anywhere = (
+                torch.rand(self.count, generator=g, dtype=torch.float64) * (room + 1)
+            ).long()
+            self.starts = torch.where(at_file, torch.zeros_like(anywhere), anywhere)
+            return
         order = torch.randperm(len(self.files), generator=g).tolist()
         stream = torch.cat([self.files[i] for i in order])  # [N, S]
         lengths = torch.tensor([self.files[i].shape[0] for i in order])
@@ -170,7 +200,23 @@ class TrainWindows(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         s = int(self.starts[i])
-        return self.stream[s : s + self.context], torch.ones(self.context, dtype=torch.bool)
+        if self.mode == "across_files":
+            return self.stream[s : s + self.context], torch.ones(self.context, dtype=torch.bool)
+        part = self.files[int(self.picks[i])][s : s + self.context]
+        window = part.new_zeros(self.context, part.shape[1])
+        window[: part.shape[0]] = part
+        mask = torch.zeros(self.context, dtype=torch.bool)
+        mask[: part.shape[0]] = True
+        return window, mask
+
+
+def trim_batch(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+    """Collate windows and drop the trailing columns no window of the batch uses (a causal
+    model's earlier logits do not depend on them)."""
+    columns = torch.stack([w for w, _ in items])
+    mask = torch.stack([m for _, m in items])
+    used = int(mask.any(dim=0).nonzero().max()) + 1 if mask.any() else 1
+    return columns[:, :used], mask[:, :used]
 
 
 class ScoreWindows(Dataset):
@@ -199,7 +245,7 @@ class PriorDataModule(L.LightningDataModule):
     """Code grids of a VQ-VAE run's training and validation files, as prior batches.
 
     After :meth:`setup`: ``train_files`` / ``val_files``, ``train_grids`` / ``val_grids``
-    (``[rows, cols, levels]``), ``val_mels`` (whole log-mels of the validation files),
+    (``[rows, cols, levels]``), ``train_mels`` / ``val_mels`` (whole log-mels of the files),
     ``val_seconds`` / ``train_seconds`` (audio duration) and ``layout``.
     """
 
@@ -212,6 +258,7 @@ class PriorDataModule(L.LightningDataModule):
         augmentation_expansion: int = 4,
         augment_copies: int = 0,
         file_start_fraction: float = 0.5,
+        windows: str = "within_files",
         cache_dir: str | None = None,
         seed: int = 0,
         num_workers: int = 0,
@@ -232,6 +279,11 @@ class PriorDataModule(L.LightningDataModule):
             raise ValueError(f"dataset.augment_copies must be >= 0, got {augment_copies!r}")
         self.augment_copies = int(augment_copies)
         self.file_start_fraction = float(file_start_fraction)
+        if windows not in WINDOW_MODES:
+            raise ValueError(
+                f"dataset.windows must be one of {', '.join(WINDOW_MODES)}, got {windows!r}"
+            )
+        self.windows = windows
         self.cache_dir = cache_dir
         self.seed = int(seed)
         self.num_workers = int(num_workers)
@@ -254,6 +306,7 @@ class PriorDataModule(L.LightningDataModule):
             self.val_grids = [cache.grid(f) for f in val]
             train_mels, self.val_mels = [cache.mel(f) for f in train], [cache.mel(f) for f in val]
         self.train_files, self.val_files = train, val
+        self.train_mels = train_mels
         self.cache_stats = dict(cache.stats)
         seconds_per_column = 16 * s.hop_length / s.sample_rate
         self.train_seconds = sum(g.shape[1] for g in self.train_grids) * seconds_per_column
@@ -263,13 +316,19 @@ class PriorDataModule(L.LightningDataModule):
             augmented = augmented_grids(self.codec, train_mels, self.augment_copies, self.seed)
             self.train_columns += [self.layout.to_columns(g) for g in augmented]
         self.val_columns = [self.layout.to_columns(g) for g in self.val_grids]
-        total = sum(g.shape[1] for g in self.train_grids)  # epochs count the real files
+        # epochs count the real files: each training column is in ~expansion windows per epoch
+        total = sum(g.shape[1] for g in self.train_grids)
+        per_window = self.context
+        if self.windows == "within_files":  # a window holds at most one file
+            per_window = sum(min(g.shape[1], self.context) for g in self.train_grids)
+            per_window = max(1.0, per_window / len(self.train_grids))
         self.train_set = TrainWindows(
             self.train_columns,
             self.context,
-            math.ceil(self.expansion * total / self.context),
+            math.ceil(self.expansion * total / per_window),
             self.file_start_fraction,
             self.seed,
+            self.windows,
         )
         self.val_set = ScoreWindows(self.val_columns, self.context)
         self._loaded = True
@@ -290,7 +349,11 @@ class PriorDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         self.setup()
         return DataLoader(
-            self.train_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers
+            self.train_set,
+            batch_size=self.batch_size,
+            shuffle=False,
+            num_workers=self.num_workers,
+            collate_fn=trim_batch,
         )
 
     def val_dataloader(self) -> DataLoader:

@@ -1,10 +1,12 @@
-"""Sample a prior and measure its samples offline: Fréchet distances and memorisation.
+"""Sample a prior and measure its samples offline: figures against validation, memorisation.
 
 :func:`sample` draws code grids of a given length (optionally continuing a prompt) and decodes
-them in one VQ-VAE pass. :func:`evaluate_prior` compares samples of the prior, samples of the
-unigram baseline and the VQ-VAE's own reconstructions of the validation files (the floor) with
-the validation files' log-mels (Fréchet distance of frame statistics), and measures how much the
-prior's samples copy the training codes.
+them in one VQ-VAE pass. :func:`evaluate_prior` compares samples of the prior with the
+validation files' log-mels beside reference rows - the training files (real vs real), the
+VQ-VAE's own reconstructions of the validation files, samples of the unigram baseline and the
+validation files shuffled in time - by frame and windowed Fréchet distance, a two-sample test,
+precision/recall/density/coverage and activity statistics (:mod:`rvqvae.prior.temporal`), and
+measures how much the prior's samples copy the training codes.
 """
 
 from __future__ import annotations
@@ -20,15 +22,10 @@ from torch import Tensor
 from rvqvae.codec.grid import decode_grid, grid_columns
 from rvqvae.codec.model import Codec
 from rvqvae.models.vqvae import DOWNSAMPLE
-from rvqvae.prior.metrics import (
-    UnigramBaseline,
-    frechet_distance,
-    longest_copy,
-    nearest_distances,
-    windows,
-)
+from rvqvae.prior.metrics import UnigramBaseline, longest_copy, nearest_distances, windows
 from rvqvae.prior.model import CodePrior
 from rvqvae.prior.sampling import SamplingSettings, make_picker
+from rvqvae.prior.temporal import set_figures, time_shuffled
 from rvqvae.vocoder.griffinlim import torch_threads
 
 
@@ -122,11 +119,11 @@ def score_validation(prior: CodePrior, data: Any, batch_size: int = 16) -> dict[
 
 @dataclass
 class PriorEvaluation:
-    """Offline quality figures of a prior (see :func:`evaluate_prior`)."""
+    """Offline quality figures of a prior (see :func:`evaluate_prior`); ``figures``: the sets
+    against validation (:func:`rvqvae.prior.temporal.set_figures`), flattened by
+    :meth:`to_dict`."""
 
-    fd_prior: float
-    fd_unigram: float
-    fd_reconstruction: float
+    figures: dict[str, Any]
     longest_copy_s: float
     longest_copy_s_validation: float
     nn_distance_generated: float
@@ -137,7 +134,8 @@ class PriorEvaluation:
     sampling_x_real_time: float
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        return {**out.pop("figures"), **out}
 
 
 def evaluate_prior(
@@ -145,6 +143,7 @@ def evaluate_prior(
     codec: Codec,
     train_grids: list[Tensor],
     val_grids: list[Tensor],
+    train_mels: list[Any],
     val_mels: list[Any],
     unigram: UnigramBaseline,
     num_samples: int = 16,
@@ -152,9 +151,10 @@ def evaluate_prior(
     settings: SamplingSettings | None = None,
     seed: int = 0,
 ) -> tuple[PriorEvaluation, Samples]:
-    """Fréchet distances to the validation mels of prior samples, unigram samples and VQ-VAE
-    reconstructions; longest exact copy of training codes and nearest-neighbour code distance
-    of 1 s windows (generated vs validation windows, both against the training windows)."""
+    """Figures against the validation mels of prior samples and the reference rows (training
+    files, VQ-VAE reconstructions, unigram samples, validation shuffled in time); longest exact
+    copy of training codes and nearest-neighbour code distance of 1 s windows (generated vs
+    validation windows, both against the training windows)."""
     settings = settings or SamplingSettings()
     generated = sample(prior, codec, num_samples, seconds, settings, seed)
     _, frames, columns = length_for(codec, seconds)
@@ -181,10 +181,16 @@ def evaluate_prior(
 
     tokens_per_s = generated.tokens / max(generated.sampling_seconds, 1e-9)
     tokens_per_audio_s = layout.slots / column_s
+    sets = {
+        "prior": list(generated.mels),
+        "unigram": list(unigram_mels),
+        "reconstruction": recon,
+        "train": list(train_mels),
+        "shuffled": time_shuffled(val_mels, seed),
+    }
+    frame_s = s.hop_length / s.sample_rate
     evaluation = PriorEvaluation(
-        fd_prior=frechet_distance(list(val_mels), list(generated.mels)),
-        fd_unigram=frechet_distance(list(val_mels), list(unigram_mels)),
-        fd_reconstruction=frechet_distance(list(val_mels), recon),
+        figures=set_figures(train_mels, val_mels, sets, frame_s, seed),
         longest_copy_s=max(longest_copy(c, train_cols) for c in gen_cols) * column_s,
         longest_copy_s_validation=max(longest_copy(c, train_cols) for c in val_cols) * column_s,
         nn_distance_generated=mean_nn(gen_cols),

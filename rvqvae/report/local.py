@@ -32,7 +32,13 @@ from rvqvae.report.plots import (
     plot_rate_distortion,
     plot_recon_vs_prior_rate,
 )
-from rvqvae.report.priors import PRIOR_NOTE, prior_seed_table, prior_table
+from rvqvae.report.priors import (
+    PRIOR_NOTE,
+    WINDOW_NOTE,
+    prior_seed_table,
+    prior_table,
+    prior_window_table,
+)
 from rvqvae.report.render import (
     Block,
     Bullets,
@@ -200,6 +206,8 @@ def prior_sections(priors: list[RunRecord]) -> list[Section]:
     sentences = _swept_sentences(priors, swept)
     blocks: list[Block] = [Text(" ".join(sentences))] if sentences else []
     blocks += [TableBlock(prior_table(priors, swept), classes), Text(PRIOR_NOTE)]
+    if any(r.metric("wfd_prior") is not None for r in priors):
+        blocks += [TableBlock(prior_window_table(priors), classes), Text(WINDOW_NOTE)]
     sections = [Section("Priors", blocks)]
     groups = seed_groups(priors)
     if groups:

@@ -5,7 +5,9 @@ metrics.csv: ``val/bits_per_s`` overall and per level (``val/bits_per_s/level_K`
 ``raw_bits_per_s`` (the VQ-VAE's bitrate), ``unigram_bits_per_s``, Fréchet distances of log-mel
 frame statistics (``fd_prior``, ``fd_unigram``, ``fd_reconstruction``), memorisation checks
 (``longest_copy_s``, ``nn_distance_*``) and the VQ-VAE it models (``num_quantizers``,
-``codebook_size``, ``vqvae_norm_l1``).
+``codebook_size``, ``vqvae_norm_l1``). :func:`prior_window_table` shows the figures that see
+time (``wfd_*``, ``c2st_*``, ``coverage_*``, activity; :mod:`rvqvae.prior.temporal`) for the
+prior's samples beside their reference rows.
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ from rvqvae.report.folders import as_float
 from rvqvae.report.runs import PRIOR_VQVAE_KEY, RunRecord, short_run_path
 
 _LEVEL_COLUMN = re.compile(r"val/bits_per_s/level_(\d+)")
+# (column name, summary key suffix) of the sets in the windowed table
+_SETS = [
+    ("prior", "prior"),
+    ("unigram", "unigram"),
+    ("recon", "reconstruction"),
+    ("train", "train"),
+    ("shuffled", "shuffled"),
+]
+_ACTIVITY_SETS = [("prior", "prior"), ("val", "validation"), ("train", "train")]
 
 PRIOR_NOTE = (
     "Bits per second of the VQ-VAE's codes under each model, on the validation files: "
@@ -180,4 +191,34 @@ def prior_seed_table(groups: list[SeedGroup]) -> Table:
         row += [",".join(group.seeds), f"{len(completed)}/{len(group.runs)}"]
         row += [fmt_mean_std(group_values(group, get), digits) for _, get, digits in columns]
         table.rows.append(row)
+    return table
+
+
+WINDOW_NOTE = (
+    "Prior samples against the validation files over ~1 s log-mel windows, beside reference "
+    "rows: `train` = the training files (real vs real), `recon` = VQ-VAE reconstructions, "
+    "`unigram` = unigram samples, `shuffled` = validation with its frames shuffled in time. "
+    "`wFD` = Fréchet distance of window features (lower is closer), `2ST` = cross-validated "
+    "accuracy of a classifier telling the set from validation (0.5 = indistinguishable), "
+    "`coverage` (prdc: share of validation windows with a generated neighbour), `silent` = "
+    "near-silent frame fraction, `onsets/s`."
+)
+
+# (title, summary key, digits) of the windowed table
+WINDOW_COLUMNS: list[tuple[str, str, int]] = [
+    *((f"wFD {name}", f"wfd_{key}", 1) for name, key in _SETS),
+    *((f"2ST {name}", f"c2st_{key}", 3) for name, key in _SETS),
+    ("coverage prior", "coverage_prior", 3),
+    ("coverage train", "coverage_train", 3),
+    *((f"silent {name}", f"silent_fraction_{key}", 3) for name, key in _ACTIVITY_SETS),
+    *((f"onsets/s {name}", f"onsets_per_s_{key}", 2) for name, key in _ACTIVITY_SETS),
+]
+
+
+def prior_window_table(runs: list[RunRecord]) -> Table:
+    """One row per prior run with windowed figures (:data:`WINDOW_COLUMNS`)."""
+    table = Table(["run", *(title for title, _, _ in WINDOW_COLUMNS)])
+    for run in runs:
+        cells = [fmt_float(run.metric(key), digits) for _, key, digits in WINDOW_COLUMNS]
+        table.rows.append([run.label, *cells])
     return table

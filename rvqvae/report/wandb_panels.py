@@ -106,6 +106,14 @@ def prior_panels(levels: int) -> tuple[PanelSpec, ...]:
             "Fréchet distance of log-mel statistics to validation",
             ("fd_prior", "fd_unigram", "fd_reconstruction"),
         ),
+        BarPanel(
+            "Fréchet distance of 1 s windows to validation",
+            ("wfd_prior", "wfd_unigram", "wfd_reconstruction", "wfd_train", "wfd_shuffled"),
+        ),
+        BarPanel(
+            "two-sample accuracy vs validation (0.5 = indistinguishable)",
+            ("c2st_prior", "c2st_unigram", "c2st_reconstruction", "c2st_train", "c2st_shuffled"),
+        ),
         MediaPanel("prior samples", (PRIOR_MEDIA_KEY, PRIOR_MEDIA_IMAGE_KEY)),
     ]
     return tuple(panels)

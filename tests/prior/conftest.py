@@ -20,7 +20,7 @@ PRIOR_ARGS = [
     "prior.model.context_columns=8",
     "dataset.augment_copies=1",
     "evaluation.num_samples=2",
-    "evaluation.seconds=1.0",
+    "evaluation.seconds=1.5",  # > one 1 s window: the windowed figures are finite
     "callbacks.previews.seconds=1.0",
 ]
 

@@ -34,6 +34,11 @@ SUMMARY_KEYS = (
     "fd_prior",
     "fd_unigram",
     "fd_reconstruction",
+    "wfd_prior",
+    "c2st_prior",
+    "coverage_prior",
+    "silent_fraction_prior",
+    "silent_fraction_validation",
     "longest_copy_s",
     "train_seconds",
     "vqvae_checkpoint",
@@ -72,6 +77,9 @@ def test_train_prior_writes_its_run_folder(prior_run: Path, vqvae_run: dict) -> 
     assert 0.8 * 8 * 3 * 6 * 5.86 < summary["raw_bits_per_s"] < 1.25 * 8 * 3 * 6 * 5.86
     assert 0 < summary["unigram_bits_per_s"] < summary["raw_bits_per_s"]
     assert summary["fd_reconstruction"] >= 0 and summary["longest_copy_s"] >= 0
+    # validation shuffled in time: the frame FD cannot see it, the windowed FD can
+    assert summary["fd_shuffled"] == pytest.approx(0.0, abs=1e-6)
+    assert summary["wfd_shuffled"] > 0 and summary["wfd_train"] > 0
     assert Path(summary["vqvae_checkpoint"]) == vqvae_run["run"] / "checkpoints" / "best.ckpt"
     assert {"best.ckpt", "last.ckpt"} <= {p.name for p in (prior_run / "checkpoints").iterdir()}
     rows = list(csv.DictReader((prior_run / "metrics.csv").open()))
@@ -113,7 +121,7 @@ def test_evaluate_prior_reproduces_the_runs_validation_figures(
     # the best checkpoint scores the validation files exactly as its training epoch did
     assert figures["val/bits_per_s"] == pytest.approx(summary["val/bits_per_s"], rel=1e-4)
     assert figures["unigram_bits_per_s"] == pytest.approx(summary["unigram_bits_per_s"])
-    assert "Fréchet distance: prior" in proc.stdout
+    assert "windowed Fréchet distance" in proc.stdout and "two-sample accuracy" in proc.stdout
 
 
 def test_generate_files_of_exact_length_deterministic_for_a_seed(prior_run: Path, tmp_path) -> None:
@@ -310,3 +318,17 @@ def test_train_prior_ddp_two_cpu_ranks_stay_identical(vqvae_run: dict, tmp_path:
     ranks = [json.loads((run / "rank_state" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0].keys() == ranks[1].keys() and any("transformer" in k for k in ranks[0])
     assert [k for k in ranks[0] if ranks[0][k] != ranks[1][k]] == []  # weights equal after training
+
+
+def test_report_shows_the_windowed_figures_of_a_prior_run(prior_run: Path) -> None:
+    from rvqvae.report import collect_runs
+    from rvqvae.report.priors import WINDOW_COLUMNS, prior_window_table
+
+    summary = json.loads((prior_run / "summary.json").read_text())
+    table = prior_window_table(collect_runs([prior_run]))
+    (row,) = table.rows
+    cells = dict(zip(table.headers, row))
+    for title, key, digits in WINDOW_COLUMNS:
+        if isinstance(summary.get(key), float) and summary[key] == summary[key]:  # not NaN
+            assert float(cells[title]) == pytest.approx(summary[key], abs=10.0**-digits), title
+    assert cells["wFD shuffled"] not in ("", "—")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rvqvae.prior.data import ScoreWindows, TrainWindows, score_windows
+from rvqvae.prior.data import ScoreWindows, TrainWindows, score_windows, trim_batch
 from rvqvae.prior.metrics import (
     UnigramBaseline,
     frechet_distance,
@@ -81,8 +81,8 @@ def test_score_windows_score_every_column_once(n_columns: int) -> None:
 
 def test_train_windows_are_deterministic_per_epoch_and_change_between_epochs() -> None:
     files = [torch.full((n, 2), i) for i, n in enumerate((5, 9, 3, 12))]
-    a = TrainWindows(files, context=6, count=40, file_start_fraction=0.5, seed=3)
-    b = TrainWindows(files, context=6, count=40, file_start_fraction=0.5, seed=3)
+    a = TrainWindows(files, 6, count=40, file_start_fraction=0.5, seed=3, mode="across_files")
+    b = TrainWindows(files, 6, count=40, file_start_fraction=0.5, seed=3, mode="across_files")
     first = torch.stack([a[i][0] for i in range(len(a))])
     assert torch.equal(first, torch.stack([b[i][0] for i in range(len(b))]))
     assert first.shape == (40, 6, 2)
@@ -90,3 +90,25 @@ def test_train_windows_are_deterministic_per_epoch_and_change_between_epochs() -
     assert not torch.equal(first, torch.stack([a[i][0] for i in range(len(a))]))
     # windows only hold real file columns laid end to end
     assert set(first.unique().tolist()) <= {0, 1, 2, 3}
+
+
+def test_windows_within_files_hold_one_file_and_mask_the_padding() -> None:
+    lengths = (5, 9, 3, 12)
+    files = [torch.arange(n)[:, None].repeat(1, 2) + 100 * i for i, n in enumerate(lengths)]
+    data = TrainWindows(files, 6, count=200, file_start_fraction=0.5, seed=1)
+    starts_at_zero = 0
+    for i in range(len(data)):
+        window, mask = data[i]
+        real = window[mask]
+        owner = int(real[0, 0]) // 100
+        assert bool((real // 100 == owner).all())  # one file, consecutive columns
+        assert torch.equal(real[:, 0] % 100, torch.arange(len(real)) + int(real[0, 0]) % 100)
+        assert len(real) == min(6, lengths[owner] - int(real[0, 0]) % 100)
+        assert not mask[len(real) :].any() and mask[: len(real)].all()
+        starts_at_zero += int(real[0, 0]) % 100 == 0
+        if lengths[owner] <= 6:
+            assert int(real[0, 0]) % 100 == 0  # a file that fits starts at its start
+    assert 0.4 < starts_at_zero / len(data) < 0.95
+    # a batch is cut after the last column any of its windows uses
+    columns, mask = trim_batch([data[i] for i in range(len(data)) if not data[i][1][3:].any()])
+    assert columns.shape[1] == mask.shape[1] == 3
