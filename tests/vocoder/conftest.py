@@ -40,13 +40,16 @@ class TinyVocoder:
 
 @pytest.fixture(scope="session")
 def tiny_vocoder(tiny_run, tmp_path_factory: pytest.TempPathFactory) -> TinyVocoder:
-    from tests.helpers import train_here
+    """Trained once per test run (shared by the xdist workers, ``built_once``)."""
+    from tests.helpers import built_once, train_here
 
-    root = tmp_path_factory.mktemp("tiny_vocoder")
-    vqvae = root / "vqvae"
-    shutil.copytree(tiny_run.run, vqvae)
-    run = root / "vocoder_run"
-    summary = train_here(
-        [f"vqvae={vqvae}", *TINY_VOCODER], run, cache_dir=tiny_run.cache, job="train_vocoder"
+    def build(root: Path) -> dict[str, Any]:
+        shutil.copytree(tiny_run.run, root / "vqvae")
+        args = [f"vqvae={root / 'vqvae'}", *TINY_VOCODER]
+        run = root / "vocoder_run"
+        return train_here(args, run, cache_dir=tiny_run.cache, job="train_vocoder")
+
+    root, summary = built_once(tmp_path_factory, "tiny_vocoder", build)
+    return TinyVocoder(
+        vqvae=root / "vqvae", run=root / "vocoder_run", cache=tiny_run.cache, summary=summary
     )
-    return TinyVocoder(vqvae=vqvae, run=run, cache=tiny_run.cache, summary=summary)
