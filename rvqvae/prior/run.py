@@ -13,6 +13,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from rvqvae.console import detach_lightning_console
 from rvqvae.training.job import JobContext, training_job
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,8 @@ class PriorJob:
 
 
 def _train_prior(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
-    logging.getLogger("lightning.pytorch").handlers.clear()
-    plain = _settings(cfg, job)
+    plain = _settings(cfg, job)  # imports Lightning
+    detach_lightning_console()  # Hydra's handlers already print and file Lightning's lines
     parts = _build(plain)
     job.summary.update(_describe(parts))
     module = _module(parts)
