@@ -19,11 +19,17 @@ Every size: flat token order, 32 columns of context (5.5 s at 48 kHz / hop 512),
 Chosen by measurement on the default synth run (96 files -> medium, 2 CPU cores): in 10 epochs
 the flat prior reached 639 val bit/s (0.78 x the unigram baseline's 821) in 237 s, the depth
 (RQ-Transformer) prior 777 bit/s (0.95 x) in 129 s, and the flat prior was already at 673 bit/s
-after the same 115 s: flat is better at equal time and at equal epochs. 10 medium epochs keep
-``python -m rvqvae.train_prior`` of the default run under 5 minutes on 2 cores (the validation
-bits/s had flattened: 642 -> 639 over the last 3 epochs). Samples still gain from longer
-training: 20 epochs gave 610 bit/s and a Fréchet distance of 36.2 against 57.0 after 10; raise
-``prior.max_epochs`` where time allows (a GPU).
+after the same 115 s: flat is better at equal time and at equal epochs.
+
+Windows within files (``dataset.windows=within_files``, 2026-12-06, same machine, default run
+of that day): a synth file is 2-4 s (12-23 columns), so a 32-column window of files laid end
+to end held ~1.9 files and a file boundary almost always; cut within files, each window is one
+file from its start, padded and masked, and a batch is cut after its longest file (1.2 s a step
+instead of ~2.2). An epoch then covers every training column ~4 times in 20 steps instead of
+11, so the 10 medium epochs are 200 steps in 260 s of training (4 min 35 s wall): 618 val bit/s
+(0.736 x unigram 840) against 649 (0.772 x) for 110 steps across files. Sampling with
+``top_p=0.95`` (evaluation default) was chosen from a sweep of temperature 0.7-1.0, top-k 50 and
+top-p 0.9-0.95 over 3 sampling seeds (see the README's prior section for the figures).
 """
 
 from __future__ import annotations

@@ -7,10 +7,13 @@ from the mel cache, and encodes it with the frozen VQ-VAE in one pass into a gri
 (``<cache>/codes/``) under a key of the VQ-VAE's weight hash and the mel cache's key of the file
 (path, size, mtime, every mel parameter), written atomically like the mel cache.
 
-Training batches are windows of ``context_columns`` columns ``[B, C, S]`` cut from the training
-files laid end to end in a new random order every epoch; a window starts at a file start with
-probability ``file_start_fraction``, else anywhere. Validation scores every column of every
-validation file once, with windows that slide like the sampler's (:func:`score_windows`).
+Training batches are windows of ``context_columns`` columns ``[B, C, S]`` (:class:`TrainWindows`):
+``windows=within_files`` cuts each from one file (a file that fits is taken whole, from its
+start, padded and masked), like validation and sampling see a file; ``across_files`` cuts them
+from the files laid end to end, so windows hold file ends, jumps and new starts. A window
+starts at a file start with probability ``file_start_fraction``, else anywhere. Validation
+scores every column of every validation file once, with windows that slide like the sampler's
+(:func:`score_windows`).
 """
 
 from __future__ import annotations
