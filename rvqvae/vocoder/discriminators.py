@@ -13,6 +13,19 @@ from torch.nn.utils.parametrizations import weight_norm
 Features = list[Tensor]
 
 
+def _scores_and_features(
+    convs: nn.ModuleList, post: nn.Module, x: Tensor
+) -> tuple[Tensor, Features]:
+    """Leaky-ReLU conv stack then the score conv: (scores ``[B, N]``, every layer's output)."""
+    features = []
+    for conv in convs:
+        x = nn.functional.leaky_relu(conv(x), 0.1)
+        features.append(x)
+    x = post(x)
+    features.append(x)
+    return x.flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     """Audio folded into ``[B, 1, T / p, p]`` columns, 2-D convolutions along time."""
 
@@ -31,13 +44,7 @@ class PeriodDiscriminator(nn.Module):
         pad = (-n) % self.period
         x = nn.functional.pad(y, (0, pad), mode="reflect" if pad < n else "constant")
         x = x.view(b, 1, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), 0.1)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _scores_and_features(self.convs, self.post, x)
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -60,13 +67,7 @@ class ResolutionDiscriminator(nn.Module):
             y.float(), self.n_fft, self.n_fft // 4, window=self.window, return_complex=True
         )
         x = spec.abs().transpose(1, 2)[:, None]  # [B, 1, frames, bins]
-        features = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), 0.1)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _scores_and_features(self.convs, self.post, x)
 
 
 class Discriminators(nn.Module):
