@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import REPO, run_module, train_here, write_tones
+from tests.helpers import REPO, run_module, train_here
 
-__all__ = ["REPO", "run_module", "train_here", "write_tones"]
+__all__ = ["REPO", "run_module", "train_here"]
 
 
 def codes_arrays(path: Path) -> dict[str, np.ndarray]:
