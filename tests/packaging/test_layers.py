@@ -38,6 +38,7 @@ FLOORS: list[set[str]] = [
         "rvqvae.generate",
         "rvqvae.evaluate_prior",
     },
+    {"rvqvae.studio"},  # the Gradio page over run folders (nothing imports it)
     {"rvqvae"},  # the package's __init__ (registers the resolvers; matches no other module)
 ]
 
