@@ -26,6 +26,7 @@ FLOORS: list[set[str]] = [
     {"rvqvae.prior"},  # the prior over code grids
     {"rvqvae.vocoder_training"},  # training a vocoder for a VQ-VAE run (its files and split)
     {"rvqvae.report"},  # run folders -> reports (reads files, imports nothing below)
+    {"rvqvae.export"},  # ONNX / TorchScript export of the codec, vocoder and prior (+ its CLI)
     # entry points: the CLIs and the resolvers they register
     {
         "rvqvae.resolvers",
