@@ -24,6 +24,7 @@ FLOORS: list[set[str]] = [
     {"rvqvae.training"},  # the VQ-VAE's Lightning module, callbacks, checkpoints, jobs
     {"rvqvae.codec"},  # checkpoint -> codes files -> mel and audio
     {"rvqvae.prior"},  # the prior over code grids
+    {"rvqvae.editing"},  # operations on code grids (uses codec, prior, vocoder)
     {"rvqvae.vocoder_training"},  # training a vocoder for a VQ-VAE run (its files and split)
     {"rvqvae.report"},  # run folders -> reports (reads files, imports nothing below)
     {"rvqvae.export"},  # ONNX / TorchScript export of the codec, vocoder and prior (+ its CLI)
@@ -38,6 +39,7 @@ FLOORS: list[set[str]] = [
         "rvqvae.evaluate",
         "rvqvae.generate",
         "rvqvae.evaluate_prior",
+        "rvqvae.edit",
     },
     {"rvqvae.studio"},  # the Gradio page over run folders (nothing imports it)
     {"rvqvae"},  # the package's __init__ (registers the resolvers; matches no other module)

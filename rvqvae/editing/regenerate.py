@@ -1,0 +1,157 @@
+"""Regenerating a range of a grid with the causal prior: inpainting, variation, scoring.
+
+The prior (:mod:`rvqvae.prior.model`) samples column by column, slot by slot, calling a
+*picker* once per token in a fixed order. :class:`ForcedPicker` rides on that: it hands back
+the given code where a token is fixed (the kept levels of a variation, the columns after an
+inpainted range) and adds up the prior's log-probability of the fixed tokens it is told to
+score, so one pass with the KV cache both draws a fill and scores the right context after it.
+
+- :func:`regenerate` with ``candidates=1`` fills ``[start, end)`` from the left context only;
+  with ``candidates=K`` it draws K fills and keeps the one under which the prior finds the
+  following ``right_columns`` true columns most likely (rescoring: an argmax of
+  ``log p(right | left, fill)``, so the fill also fits what comes after it).
+- ``levels_from=k`` keeps levels ``< k`` in the range and redraws the rest (a variation).
+- :func:`range_nll` is the prior's NLL of a grid's true codes in a range, given the left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rvqvae.editing.ranges import ColumnRange, EditError
+from rvqvae.prior.model import CodePrior, Picker
+from rvqvae.prior.sampling import SamplingSettings, make_picker
+from rvqvae.vocoder.griffinlim import torch_threads
+
+
+class ForcedPicker:
+    """A picker that forces ``values [B, C, S]`` where ``fixed [C, S]`` and draws elsewhere with
+    ``draw``; ``log_prob [B]`` sums log p of the fixed tokens where ``scored [C, S]``."""
+
+    def __init__(self, draw: Picker, fixed: Tensor, values: Tensor, scored: Tensor, first: int):
+        self.draw, self.fixed, self.values, self.scored = draw, fixed, values, scored
+        self.slots = fixed.shape[1]
+        self.position = first * self.slots  # the flat (column, slot) the next call picks
+        self.log_prob = torch.zeros(values.shape[0], dtype=torch.float64)
+
+    def __call__(self, logits: Tensor) -> Tensor:
+        c, s = divmod(self.position, self.slots)
+        self.position += 1
+        if not self.fixed[c, s]:
+            return self.draw(logits)
+        codes = self.values[:, c, s].to(logits.device)
+        if self.scored[c, s]:
+            picked = F.log_softmax(logits.float(), dim=-1).gather(-1, codes[:, None])[:, 0]
+            self.log_prob += picked.double().cpu()
+        return codes
+
+
+@dataclass
+class Regenerated:
+    """The edited grid, every candidate's fill ``[K, rows, cols, Q]`` and its score (nats of
+    the right context; all zero without rescoring), and which candidate was kept."""
+
+    grid: Tensor
+    fills: Tensor
+    right_log_prob: Tensor
+    chosen: int
+    right: ColumnRange
+
+
+def check_prior_fits(prior: CodePrior, grid: Tensor, where: str = "the codes") -> None:
+    """The prior models grids of ``grid``'s rows, levels and codebook (else one line)."""
+    lay = prior.layout
+    if (grid.shape[0], grid.shape[2]) != (lay.rows, lay.levels) or int(grid.max()) >= (
+        lay.codebook_size
+    ):
+        raise EditError(
+            f"the prior models grids of {lay.rows} rows x {lay.levels} levels x "
+            f"{lay.codebook_size} codes but {where} have {grid.shape[0]} rows x {grid.shape[2]} "
+            "levels: use the prior trained on the VQ-VAE that wrote them"
+        )
+
+
+def _run(
+    prior: CodePrior,
+    values: Tensor,
+    prompt_len: int,
+    fixed: Tensor,
+    scored: Tensor,
+    batch: int,
+    draw: Picker,
+) -> tuple[Tensor, Tensor]:
+    """``batch`` rows of the columns ``values [C, S]`` regenerated after the first
+    ``prompt_len`` (kept as the prompt), forced where ``fixed``: ``(tokens [B, C, S], log p of
+    the scored tokens [B])``."""
+    device = next(prior.parameters()).device
+    rows = values[None].expand(batch, -1, -1).to(device)
+    prompt = rows[:, :prompt_len] if prompt_len else None
+    picker = ForcedPicker(draw, fixed, rows, scored, prompt_len)
+    with torch_threads(1):  # many tiny ops: extra threads only slow sampling down
+        out = prior.generate(batch, values.shape[0], picker, prompt)
+    return out.cpu(), picker.log_prob
+
+
+@torch.no_grad()
+def regenerate(
+    prior: CodePrior,
+    grid: Tensor,
+    span: ColumnRange,
+    settings: SamplingSettings,
+    seed: int = 0,
+    levels_from: int = 0,
+    candidates: int = 1,
+    right_columns: int = 4,
+) -> Regenerated:
+    """Redraw levels ``>= levels_from`` of columns ``span`` of ``grid [rows, cols, Q]`` from the
+    prior given the columns before it (at most one context); with ``candidates > 1`` keep the
+    fill under which the next ``right_columns`` true columns are most likely. Deterministic
+    for ``seed``."""
+    check_prior_fits(prior, grid)
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+        raise EditError(f"candidates must be an integer >= 1, got {candidates!r}")
+    if isinstance(right_columns, bool) or not isinstance(right_columns, int) or right_columns < 0:
+        raise EditError(f"right_columns must be an integer >= 0, got {right_columns!r}")
+    lay = prior.layout
+    columns = lay.to_columns(grid.long())  # [C, S]
+    left = max(0, span.start - prior.context_columns)  # the prior sees no further back
+    end = min(columns.shape[0], span.end + right_columns) if candidates > 1 else span.end
+    if end == span.end:
+        candidates = 1  # nothing after the range to score: left context only
+    right = ColumnRange(span.end, end, span.column_s)
+    n = end - left
+    fixed = torch.ones(n, lay.slots, dtype=torch.bool)
+    fixed[span.start - left : span.end - left] = prior.slot_level.cpu() < levels_from
+    scored = torch.zeros_like(fixed)
+    scored[span.end - left :] = True
+    draw = make_picker(settings, torch.Generator().manual_seed(int(seed)))
+    prompt_len = span.start - left
+    out, log_prob = _run(prior, columns[left:end], prompt_len, fixed, scored, candidates, draw)
+    fills = lay.to_grid(out[:, span.start - left : span.end - left])  # [K, rows, cols, Q]
+    chosen = int(torch.argmax(log_prob)) if candidates > 1 else 0
+    edited = grid.clone().long()
+    edited[:, span.start : span.end] = fills[chosen]
+    return Regenerated(edited, fills, log_prob, chosen, right)
+
+
+@torch.no_grad()
+def range_nll(prior: CodePrior, grid: Tensor, span: ColumnRange) -> float:
+    """The prior's negative log-likelihood (nats) of ``grid``'s codes in ``span``, given the
+    columns before it (at most one context)."""
+    check_prior_fits(prior, grid)
+    columns = prior.layout.to_columns(grid.long())
+    left = max(0, span.start - prior.context_columns)
+    n = span.end - left
+    fixed = torch.ones(n, prior.layout.slots, dtype=torch.bool)
+    scored = torch.zeros_like(fixed)
+    scored[span.start - left :] = True
+
+    def never(logits: Tensor) -> Tensor:
+        raise AssertionError("every token is fixed")
+
+    _, log_prob = _run(prior, columns[left : span.end], span.start - left, fixed, scored, 1, never)
+    return float(-log_prob[0])
