@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+import torch
 from omegaconf import OmegaConf
 
 from rvqvae.codec.cli import one_line
@@ -42,11 +43,12 @@ def test_edit_cli_inpaints_and_its_output_edits_again(prior_run, tones, tmp_path
     assert entry["candidates"] == 2 and len(entry["right_log_prob"]) == 2
     audio, sr = sf.read(out / "x.wav")
     assert len(audio) == codes.num_samples and sr == codes.settings.sample_rate
-    # the result is an input: continued in-process, its history grows
-    edit(_cfg(ckpt, out / "x.codes.npz", out, op="continue", seconds=2.5, name="y"), str(out))
-    again = load_codes(out / "y.codes.npz")
-    assert [h.get("op") for h in again.generator["history"]] == [None, "inpaint", "continue"]
-    assert again.num_samples == round(2.5 * codes.settings.sample_rate)
+    # the result is an input: continued in-process, its history grows, the prompt stays
+    cfg = _cfg(ckpt, out / "x.codes.npz", out, op="continue", prompt_seconds=1.5, seconds=2.5)
+    (result,) = operate(cfg, *_models(ckpt))
+    assert [h.get("op") for h in result.history] == [None, "inpaint", "continue"]
+    assert result.num_samples == round(2.5 * codes.settings.sample_rate)
+    assert (result.grid[:, :9] == torch.from_numpy(codes.grid[:, :9].astype("int64"))).all()
 
 
 def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tones, tmp_path) -> None:
