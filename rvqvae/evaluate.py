@@ -1,7 +1,9 @@
 """``python -m rvqvae.evaluate ckpt=PATH dataset.path=DIR [output=DIR]``: score a checkpoint.
 
 Writes ``eval.json`` (into ``output``, by default this run's folder
-``outputs/eval/<date>/<time>/``) and prints a table; metrics in :mod:`rvqvae.codec.evaluation`.
+``outputs/eval/<date>/<time>/``) and prints a table; metrics in :mod:`rvqvae.codec.evaluation`,
+what it sounds like (``perceptual``: ViSQOL, its ceiling, multi-resolution LSD) in
+:mod:`rvqvae.vocoder.perceptual`.
 """
 
 from __future__ import annotations
@@ -57,8 +59,14 @@ def run(cfg: dict[str, Any], output_dir: str | Path | None = None) -> dict[str, 
         **result,
     }
     report["synthesis"] = _synthesis(cfg, codec, files)
+    report["perceptual"] = _perceptual(cfg, codec, files)
     atomic_write_json(out / "eval.json", report)
     print(format_table(result))
+    if report["perceptual"]:
+        from rvqvae.vocoder.perceptual import format_rows
+
+        rows = format_rows(report["perceptual"])
+        print("\n".join(f"{name:<32}  {value}" for name, value in rows))
     print(f"eval.json: {out / 'eval.json'}")
     return report
 
@@ -78,6 +86,23 @@ def _synthesis(cfg: dict[str, Any], codec: Any, files: list[str]) -> dict[str, A
     s = codec.settings
     audios = [load_audio(f, s.sample_rate, codec.normalize_peak) for f in files[:count]]
     return synthesis_comparison(codec, audios, synth, gl_iters, float(cfg["synthesis_seconds"]))
+
+
+def _perceptual(cfg: dict[str, Any], codec: Any, files: list[str]) -> dict[str, Any] | None:
+    """ViSQOL (vs the same synthesis of the analysis mel), its ceiling and multi-resolution LSD
+    of the reconstruction on ``perceptual_files`` files (:mod:`rvqvae.vocoder.perceptual`)."""
+    from rvqvae.codec.evaluation import grid_reconstruction
+    from rvqvae.vocoder.perceptual import load_clips, perceptual_scores
+    from rvqvae.vocoder.synthesize import build_synthesizer
+
+    count = int(cfg.get("perceptual_files") or 0)
+    if count <= 0 or not files:
+        return None
+    s = codec.settings
+    synth = build_synthesizer(cfg.get("vocoder"), s, codec.path, int(cfg["griffin_lim_iters"]))
+    seconds = float(cfg["perceptual_seconds"])
+    audios = load_clips(files, s, codec.normalize_peak, count, seconds)
+    return perceptual_scores(audios, s, grid_reconstruction(codec), synth)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")

@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +259,19 @@ def synthesis_comparison(
     result = compare_synthesis(clips, synths, s)
     result["vocoder"] = synthesizer.describe()
     return result
+
+
+def grid_reconstruction(codec: Codec) -> Callable[[np.ndarray], np.ndarray]:
+    """Analysis mel ``[n_mels, F]`` -> the codec's whole-file grid reconstruction (as ``encode``
+    / ``decode`` make it), for :func:`rvqvae.vocoder.perceptual.perceptual_scores`."""
+    from rvqvae.codec.grid import decode_grid, encode_grid
+
+    @torch.no_grad()
+    def reconstruct(mel: np.ndarray) -> np.ndarray:
+        grid = encode_grid(codec.model, torch.from_numpy(np.asarray(mel, np.float32)))
+        return decode_grid(codec.model, grid, mel.shape[1], codec.settings.n_mels).numpy()
+
+    return reconstruct
 
 
 def format_table(result: dict[str, Any]) -> str:

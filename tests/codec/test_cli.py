@@ -61,6 +61,8 @@ def test_evaluate_cli_writes_eval_json_in_its_run_folder(trained, tmp_path) -> N
         "griffin_lim_iters=2",
         "max_audio_chunks=2",
         "speed_files=0",
+        "perceptual_files=1",
+        "perceptual_seconds=1.0",
     ]
     proc = run_module("rvqvae.evaluate", args, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -68,3 +70,6 @@ def test_evaluate_cli_writes_eval_json_in_its_run_folder(trained, tmp_path) -> N
     report = json.loads(path.read_text())
     assert report["num_chunks"] > 0 and set(report["levels"]) == {"1", "2", "3"}
     assert "mel L1" in proc.stdout and "spectral convergence" in proc.stdout
+    heard = report["perceptual"]  # ViSQOL of the grid reconstruction, same synthesis as the mel
+    assert heard["files"] == 1 and 1.0 <= min(heard["visqol"], heard["visqol_ceiling"]) <= 4.74
+    assert "ViSQOL recon" in proc.stdout
