@@ -13,6 +13,9 @@ config and in joblib/submitit workers (Hydra pickles the resolvers with the job)
   :func:`rvqvae.prior.config.get_prior_config` (SIZE: auto/small/medium/large).
 - ``${rvqvae.vqvae_file_count:SPEC}``: the file count of the VQ-VAE run ``SPEC`` (a run folder
   or checkpoint): its ``summary.json``, else the config stored in its checkpoint.
+- ``${rvqvae.direction:OBJECTIVE}``: ``minimize`` / ``maximize`` (a list for a list) for the
+  Optuna sweeper, from the summary key(s) of ``optimized_metric``
+  (:mod:`rvqvae.training.objective`: ``val/visqol`` is maximised, the rest minimised).
 - ``${rvqvae.shared_gpu_jobs:JOBS_PER_GPU,GPUS}``: ``n_jobs`` of ``hydra/launcher=gpu_shared``
   (:func:`rvqvae.training.gpu_share.shared_gpu_jobs`; GPUS ``auto`` = the visible GPUs).
 """
@@ -137,6 +140,15 @@ def shared_gpu_jobs(jobs_per_gpu: Any, gpus: Any) -> int:
     return jobs(jobs_per_gpu, gpus)
 
 
+def objective_direction(objective: Any) -> Any:
+    """The sweeper's ``direction`` for ``optimized_metric`` (one key or a list of keys)."""
+    from rvqvae.training.objective import direction
+
+    if OmegaConf.is_config(objective):
+        objective = OmegaConf.to_container(objective, resolve=True)
+    return direction(objective)
+
+
 def register_resolvers() -> None:
     """Register (or re-register) every rvqvae resolver."""
     OmegaConf.register_new_resolver("rvqvae.file_count", file_count, replace=True)
@@ -145,6 +157,7 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("rvqvae.prior", prior_value, replace=True)
     OmegaConf.register_new_resolver("rvqvae.vqvae_file_count", vqvae_file_count, replace=True)
     OmegaConf.register_new_resolver("rvqvae.shared_gpu_jobs", shared_gpu_jobs, replace=True)
+    OmegaConf.register_new_resolver("rvqvae.direction", objective_direction, replace=True)
 
 
 register_resolvers()

@@ -21,6 +21,15 @@ os.environ["WANDB_DATA_DIR"] = os.path.join(_WANDB_TMP, "data")
 os.environ["WANDB_CONFIG_DIR"] = os.path.join(_WANDB_TMP, "config")
 
 
+# The end-of-training listening test (off under debug=fast) on one validation file's first second:
+# the shared runs' summaries carry val/visqol, val/lsd, ... for the tests that read them.
+PERCEPTUAL_ON = [
+    "evaluation.perceptual.max_files=1",
+    "evaluation.perceptual.max_seconds=1.0",
+    "evaluation.perceptual.griffin_lim_iters=4",
+]
+
+
 @pytest.fixture(autouse=True)
 def _seed_torch():
     import torch
@@ -41,6 +50,7 @@ def fast_wandb_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         audio = write_tones(base / "audio", 6)
         run_dir = base / "outputs" / "2024-05-03" / "08-00-00"
         overrides = ["debug=fast", "dataset=folder", f"dataset.path={audio}", "logger=wandb"]
+        overrides += PERCEPTUAL_ON  # val/visqol for the W&B panel that reads it
         return train_here(overrides, run_dir, cache_dir=base / "cache", env=WANDB_OFFLINE)
 
     base, summary = built_once(tmp_path_factory, "fast_wandb", build)
@@ -58,7 +68,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory):
 
     def build(root: Path) -> dict:
         audio = write_tones(root / "audio", 6, seconds=2.0)
-        args = [*toy_train_args(epochs=4), f"dataset.path={audio}"]
+        args = [*toy_train_args(epochs=4), f"dataset.path={audio}", *PERCEPTUAL_ON]
         return train_here(args, root / "vqvae", cache_dir=root / "cache")
 
     root, summary = built_once(tmp_path_factory, "tiny_run", build)

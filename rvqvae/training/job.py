@@ -27,6 +27,7 @@ from hydra.types import RunMode
 from rvqvae.atomic import atomic_write_json
 from rvqvae.training.distributed import launch_rank_is_zero
 from rvqvae.training.loggers import finish_wandb, update_wandb_summary
+from rvqvae.training.objective import worst
 
 
 @dataclass
@@ -140,12 +141,13 @@ def objective_keys(objective: Objective) -> list[str]:
 def objective_values(
     summary: dict[str, Any] | None, objective: Objective
 ) -> float | list[float] | None:
-    """``summary[key]`` for one key, a list for several, None for none; inf for a failed job
-    (``summary`` None) or a key without a finite number."""
+    """``summary[key]`` for one key, a list for several, None for none; the worst value (inf,
+    or -inf for a maximised key such as val/visqol) for a failed job (``summary`` None) or a
+    key without a number."""
 
     def value(key: str) -> float:
         v = (summary or {}).get(key)
-        return float(v) if _is_number(v) else math.inf
+        return float(v) if _is_number(v) else worst(key)
 
     if objective is None:
         return None

@@ -118,6 +118,11 @@ def update_wandb_summary(summary: dict[str, Any]) -> None:
         "epochs",
         "train_seconds",
         "train_samples_per_s",
+        # the end-of-training perceptual evaluation (rvqvae/training/perceptual_eval.py)
+        "val/visqol",
+        "val/visqol_ceiling",
+        "val/lsd",
+        "val/lsd_ceiling",
         # prior runs (python -m rvqvae.train_prior)
         "kind",
         "best/val/bits_per_s",

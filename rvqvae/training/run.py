@@ -28,6 +28,7 @@ from rvqvae.training.distributed import (
 from rvqvae.training.gpu_share import shared_gpu_devices
 from rvqvae.training.job import JobContext, training_job
 from rvqvae.training.loggers import build_loggers
+from rvqvae.training.perceptual_eval import end_of_run_scores, perceptual_node
 from rvqvae.training.resume import first_overrides, restore_for_resume
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,10 @@ def validate_config(cfg: dict[str, Any]) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ConfigError(f"model.{key} must be an integer >= {minimum}, got {value!r}")
     _positive(cfg, "rd_lambda", allow_zero=True)
-    check_objective(cfg.get("optimized_metric"), model["num_quantizers"])
+    _positive(cfg, "evaluation.perceptual.max_files", allow_zero=True)
+    _positive(cfg, "evaluation.perceptual.max_seconds")
+    perceptual = perceptual_node(cfg) is not None
+    check_objective(cfg.get("optimized_metric"), model["num_quantizers"], perceptual)
     val_fraction = cfg["dataset"].get("val_fraction")
     if not isinstance(val_fraction, int | float) or not 0 < val_fraction < 1:
         raise ConfigError(f"dataset.val_fraction must be in (0, 1), got {val_fraction!r}")
@@ -78,7 +82,8 @@ def validate_config(cfg: dict[str, Any]) -> None:
 
 
 # Summary keys a sweep may optimise (conf/train.yaml optimized_metric), besides
-# val/norm_l1_levels_K (K < num_quantizers). All are lower-is-better.
+# val/norm_l1_levels_K (K < num_quantizers); directions: rvqvae.training.objective.
+PERCEPTUAL_OBJECTIVES = ("val/visqol", "val/lsd")
 OBJECTIVE_KEYS = (
     "val/norm_l1",
     "rd_cost",
@@ -87,18 +92,22 @@ OBJECTIVE_KEYS = (
     "best/val/norm_l1",
     "best/val/recon_l1",
     "train_seconds",
+    *PERCEPTUAL_OBJECTIVES,
 )
 _LEVEL_KEY = re.compile(r"val/norm_l1_levels_(\d+)")
 
 
-def check_objective(objective: Any, num_quantizers: int) -> None:
-    """``optimized_metric`` must be null, a key the summary will hold, or a list of such keys."""
+def check_objective(objective: Any, num_quantizers: int, perceptual: bool = True) -> None:
+    """``optimized_metric`` must be null, a key the summary will hold, or a list of such keys
+    (``perceptual``: whether the end-of-training perceptual evaluation is on)."""
     keys = [objective] if isinstance(objective, str) else objective
     if objective is None:
         return
     if not isinstance(keys, list | tuple) or not keys:
         raise ConfigError(f"optimized_metric must be a key or a list of keys, got {objective!r}")
     for key in keys:
+        if key in PERCEPTUAL_OBJECTIVES and not perceptual:
+            raise ConfigError(f"optimized_metric {key!r} needs evaluation.perceptual on")
         level = _LEVEL_KEY.fullmatch(str(key))
         if key in OBJECTIVE_KEYS or (level and 1 <= int(level.group(1)) < num_quantizers):
             continue
@@ -247,6 +256,8 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
     summary.update(
         _summary_after_fit(plain, module, datamodule, metrics_cb.rows, trainer, train_seconds)
     )
+    if job.is_zero:
+        summary.update(end_of_run_scores(plain, module.model, datamodule, run_dir))
     summary["best_checkpoint"] = str(run_dir / "checkpoints" / "best.ckpt")
     summary["previews"] = str(run_dir / "previews")
     return summary
