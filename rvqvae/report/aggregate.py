@@ -124,12 +124,23 @@ def max_levels(runs: list[RunRecord]) -> int:
     return max((r.num_levels() for r in runs), default=0)
 
 
+# What a run sounds like (summary.json of runs with evaluation.perceptual on).
+PERCEPTUAL_COLUMNS = ("val/visqol", "val/visqol_ceiling", "val/lsd")
+
+
+def has_perceptual(runs: list[RunRecord]) -> bool:
+    """True when some run has the end-of-training ViSQOL (``val/visqol``)."""
+    return any(r.metric("val/visqol") is not None for r in runs)
+
+
 def runs_table(runs: list[RunRecord], swept: list[str] | None = None) -> Table:
     """One row per run: name, swept values, bitrate, losses, per-level codebook stats, time."""
     swept = swept_keys(runs) if swept is None else swept
     levels = max_levels(runs)
     headers = ["run", *swept, "bitrate_bps", "val/recon_l1", "best val/recon_l1"]
     headers += ["best_epoch", "val/norm_l1"]
+    heard = has_perceptual(runs)
+    headers += list(PERCEPTUAL_COLUMNS) if heard else []
     headers += [f"L{k} util/ppl/dead" for k in range(levels)]
     headers += ["train time", "status"]
     table = Table(headers)
@@ -144,6 +155,7 @@ def runs_table(runs: list[RunRecord], swept: list[str] | None = None) -> Table:
             MISSING if best_epoch is None else str(best_epoch),
             fmt_float(run.metric("val/norm_l1")),
         ]
+        row += [fmt_float(run.metric(k), 3) for k in PERCEPTUAL_COLUMNS] if heard else []
         row += [fmt_level(run.codebook_level(k)) for k in range(levels)]
         row += [fmt_duration(run.train_seconds()), fmt_status(run)]
         table.rows.append(row)
@@ -195,6 +207,10 @@ AGG_METRICS: list[tuple[str, Getter, int]] = [
     ("val/norm_l1", lambda r: r.metric("val/norm_l1"), 4),
     ("train_seconds", lambda r: r.train_seconds(), 1),
 ]
+PERCEPTUAL_AGG: list[tuple[str, Getter, int]] = [
+    ("val/visqol", lambda r: r.metric("val/visqol"), 3),
+    ("val/lsd", lambda r: r.metric("val/lsd"), 3),
+]
 
 
 def group_values(group: SeedGroup, getter: Getter) -> list[float]:
@@ -213,14 +229,15 @@ def seed_table(groups: list[SeedGroup]) -> Table:
     """One row per configuration: params, seeds, n completed, mean ± std of each metric."""
     params = list(groups[0].params) if groups else []
     levels = max((max_levels(g.runs) for g in groups), default=0)
-    headers = [*params, "seeds", "n"] + [title for title, _, _ in AGG_METRICS]
+    metrics = AGG_METRICS + (PERCEPTUAL_AGG if any(has_perceptual(g.runs) for g in groups) else [])
+    headers = [*params, "seeds", "n"] + [title for title, _, _ in metrics]
     headers += [f"L{k} utilization" for k in range(levels)]
     table = Table(headers)
     for group in groups:
         completed = [r for r in group.runs if r.status == "completed"]
         row = [group.params[p] for p in params]
         row += [",".join(group.seeds), f"{len(completed)}/{len(group.runs)}"]
-        row += [fmt_mean_std(group_values(group, get), digits) for _, get, digits in AGG_METRICS]
+        row += [fmt_mean_std(group_values(group, get), digits) for _, get, digits in metrics]
         for k in range(levels):
             util = group_values(group, lambda r, k=k: r.codebook_level(k)["utilization"])
             row.append(fmt_mean_std(util, 2))

@@ -1,7 +1,8 @@
 """The local comparison report: ``report.md`` + self-contained ``report.html`` + plot PNGs.
 
 VQ-VAE runs get the runs table, mean ± std across seeds, validation curves, rate-distortion,
-the Pareto front of bitrate vs val/norm_l1, codebook utilization and preview audio; prior runs
+the Pareto front of bitrate vs val/norm_l1 (and, for runs with the end-of-training ViSQOL,
+ViSQOL vs bitrate and its front), codebook utilization and preview audio; prior runs
 (``kind: prior``) get their own sections: the Priors table, mean ± std across seeds,
 val/bits_per_s curves, reconstruction vs prior bits/s, and sample audio.
 """
@@ -19,12 +20,19 @@ from rvqvae.report.aggregate import (
     common_overrides,
     fmt_bitrate,
     fmt_float,
+    has_perceptual,
     runs_table,
     seed_groups,
     seed_table,
     swept_keys,
 )
-from rvqvae.report.pareto import DISTORTION_KEY, RATE_KEY, pareto_front, points
+from rvqvae.report.pareto import (
+    DISTORTION_KEY,
+    PERCEPTUAL_KEY,
+    RATE_KEY,
+    pareto_front,
+    points,
+)
 from rvqvae.report.plots import (
     plot_codebook,
     plot_curves,
@@ -55,12 +63,24 @@ from rvqvae.report.runs import RunRecord, natural_key, relpath
 CURVES_PNG = "report_curves.png"
 RATE_DISTORTION_PNG = "report_rate_distortion.png"
 PARETO_PNG = "report_pareto.png"
+RATE_VISQOL_PNG = "report_rate_visqol.png"
+PARETO_VISQOL_PNG = "report_pareto_visqol.png"
 CODEBOOK_PNG = "report_codebook.png"
 PRIOR_CURVES_PNG = "report_prior_curves.png"
 PRIOR_RATE_PNG = "report_prior_rate.png"
 _MAX_EMBED_BYTES = 2_000_000  # preview PNGs larger than this are linked, not embedded
 
 _LEVEL_NOTE = "`Lk util/ppl/dead` = level k codebook utilization / perplexity / dead codes."
+HEARING_NOTE = (
+    "Which metric hears what: `val/visqol` is ViSQOL (audio mode, 48 kHz; MOS-LQO, an identical "
+    "file scores 4.73) of the reconstruction against the same synthesis of the analysis mel, so "
+    "the vocoder cancels out; `val/visqol_ceiling` scores that synthesis against the raw "
+    "original. ViSQOL judges magnitude and is nearly blind to phase (Griffin-Lim of the analysis "
+    "mel scores 4.72, random phase 4.3-4.6). `val/lsd` is the log-spectral distance of the "
+    "reconstruction's audio to the original, mean over STFT sizes 256-8192: the sizes other than "
+    "the analysis one (2048) also hear phase. `val/norm_l1` is a mel L1 no listener uses. "
+    "Scored at the end of training on a few validation files (`evaluation.perceptual`)."
+)
 _SEED_NOTE = (
     "Mean ± sample standard deviation (ddof=1) over the completed runs of each configuration; "
     "`n` = completed/total."
@@ -153,24 +173,42 @@ def _swept_sentences(runs: list[RunRecord], swept: list[str]) -> list[str]:
     return out
 
 
-def _pareto_section(runs: list[RunRecord]) -> Section:
-    front = pareto_front(runs)
-    drawn = points(runs)
+def _pareto_section(runs: list[RunRecord], y_key: str = DISTORTION_KEY) -> Section:
+    front = pareto_front(runs, RATE_KEY, y_key)
+    drawn = points(runs, RATE_KEY, y_key)
+    better = "fewer bit/s, higher ViSQOL" if y_key == PERCEPTUAL_KEY else "lower is better for both"
     text = (
-        f"Runs that no other completed run beats on both `{RATE_KEY}` and `{DISTORTION_KEY}` "
-        f"(lower is better for both): {len(front)} of {len(drawn)} runs with both values."
+        f"Runs that no other completed run beats on both `{RATE_KEY}` and `{y_key}` "
+        f"({better}): {len(front)} of {len(drawn)} runs with both values."
         if drawn
-        else f"No run has both `{RATE_KEY}` and `{DISTORTION_KEY}`."
+        else f"No run has both `{RATE_KEY}` and `{y_key}`."
     )
     items = [
-        f"**{p.run.label}**: {fmt_bitrate(p.x)} bit/s, {DISTORTION_KEY} {fmt_float(p.y)}"
-        for p in front
+        f"**{p.run.label}**: {fmt_bitrate(p.x)} bit/s, {y_key} {fmt_float(p.y)}" for p in front
     ]
-    alt = f"Pareto front: final {DISTORTION_KEY} vs bitrate"
-    blocks: list[Block] = [Text(text), Image(PARETO_PNG, alt, plot_pareto(runs))]
+    alt = f"Pareto front: final {y_key} vs bitrate"
+    png = PARETO_PNG if y_key == DISTORTION_KEY else PARETO_VISQOL_PNG
+    blocks: list[Block] = [Text(text), Image(png, alt, plot_pareto(runs, y_key))]
     if items:
         blocks.append(Bullets(items))
-    return Section("Pareto front", blocks)
+    title = "Pareto front" if y_key == DISTORTION_KEY else "Pareto front by ear (ViSQOL)"
+    return Section(title, blocks)
+
+
+def _perceptual_sections(runs: list[RunRecord], groups: list) -> list[Section]:
+    """ViSQOL vs bitrate and its Pareto front, with which metric hears what (runs that have
+    ``val/visqol``: ``evaluation.perceptual`` on)."""
+    if not has_perceptual(runs):
+        return []
+    rate = plot_rate_distortion(runs, y_key=PERCEPTUAL_KEY, groups=groups)
+    alt = "final val/visqol vs bitrate"
+    return [
+        Section(
+            "What it sounds like",
+            [Text(HEARING_NOTE), Image(RATE_VISQOL_PNG, alt, rate)],
+        ),
+        _pareto_section(runs, PERCEPTUAL_KEY),
+    ]
 
 
 def vqvae_sections(runs: list[RunRecord]) -> list[Section]:
@@ -190,6 +228,7 @@ def vqvae_sections(runs: list[RunRecord]) -> list[Section]:
             "Rate-distortion", [Image(RATE_DISTORTION_PNG, "final val/norm_l1 vs bitrate", rate)]
         ),
         _pareto_section(runs),
+        *_perceptual_sections(runs, groups),
         Section(
             "Codebook utilization",
             [Image(CODEBOOK_PNG, "utilization per level", plot_codebook(runs))],

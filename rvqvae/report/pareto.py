@@ -1,4 +1,6 @@
-"""The Pareto front of two lower-is-better run metrics (by default bitrate_bps vs val/norm_l1)."""
+"""The Pareto front of two run metrics (by default bitrate_bps vs val/norm_l1); each axis is
+minimised unless :func:`rvqvae.training.objective.maximized` says higher is better (ViSQOL:
+``PERCEPTUAL_KEY`` as the distortion axis)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,11 @@ import math
 from dataclasses import dataclass
 
 from rvqvae.report.runs import RunRecord
+from rvqvae.training.objective import maximized
 
 RATE_KEY = "bitrate_bps"
 DISTORTION_KEY = "val/norm_l1"
+PERCEPTUAL_KEY = "val/visqol"  # the optional distortion axis: what it sounds like (higher wins)
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,11 @@ def points(
     return out
 
 
-def dominates(a: Point, b: Point) -> bool:
-    """``a`` is no worse than ``b`` on both axes and better on at least one (lower is better)."""
-    return a.x <= b.x and a.y <= b.y and (a.x < b.x or a.y < b.y)
+def dominates(a: Point, b: Point, sx: float = 1.0, sy: float = 1.0) -> bool:
+    """``a`` is no worse than ``b`` on both axes and better on at least one (lower is better
+    on an axis of sign 1, higher on an axis of sign -1)."""
+    ax, ay, bx, by = sx * a.x, sy * a.y, sx * b.x, sy * b.y
+    return ax <= bx and ay <= by and (ax < bx or ay < by)
 
 
 def pareto_front(
@@ -44,9 +50,11 @@ def pareto_front(
 ) -> list[Point]:
     """The non-dominated completed runs, sorted by ``x_key`` then ``y_key``.
 
-    Both metrics are minimised; runs with identical values are all kept; failed or unfinished
-    runs are never on the front (nor do they push completed runs off it).
+    Both metrics are minimised, except one where higher is better (``val/visqol``), which is
+    maximised; runs with identical values are all kept; failed or unfinished runs are never on
+    the front (nor do they push completed runs off it).
     """
+    sx, sy = (-1.0 if maximized(k) else 1.0 for k in (x_key, y_key))
     eligible = [p for p in points(runs, x_key, y_key) if p.eligible]
-    front = [p for p in eligible if not any(dominates(q, p) for q in eligible)]
+    front = [p for p in eligible if not any(dominates(q, p, sx, sy) for q in eligible)]
     return sorted(front, key=lambda p: (p.x, p.y))

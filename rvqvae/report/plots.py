@@ -10,9 +10,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from rvqvae.report.aggregate import SeedGroup, group_values, max_levels, mean_std
-from rvqvae.report.pareto import pareto_front, points
+from rvqvae.report.pareto import DISTORTION_KEY, RATE_KEY, pareto_front, points
 from rvqvae.report.priors import recon_rate_points
 from rvqvae.report.runs import RunRecord
+from rvqvae.training.objective import maximized
 
 
 def _png(fig: Figure) -> bytes:
@@ -116,13 +117,14 @@ def plot_codebook(runs: list[RunRecord]) -> bytes:
     return _png(fig)
 
 
-def plot_pareto(runs: list[RunRecord]) -> bytes:
-    """Final val/norm_l1 vs bitrate_bps of every run; the non-dominated runs are marked,
-    labelled with their run names and joined by the staircase of the Pareto front."""
+def plot_pareto(runs: list[RunRecord], y_key: str = DISTORTION_KEY) -> bytes:
+    """Final ``y_key`` (val/norm_l1, or val/visqol) vs bitrate_bps of every run; the
+    non-dominated runs are marked, labelled with their run names and joined by the staircase
+    of the Pareto front."""
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
-    everything = points(runs)
-    front = pareto_front(runs)
+    everything = points(runs, RATE_KEY, y_key)
+    front = pareto_front(runs, RATE_KEY, y_key)
     on_front = {id(p.run) for p in front}
     rest = [p for p in everything if id(p.run) not in on_front]
     done = [p for p in rest if p.eligible]
@@ -144,9 +146,9 @@ def plot_pareto(runs: list[RunRecord]) -> bytes:
             ax.annotate(", ".join(ns), xy, textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.legend(fontsize="small")
     else:
-        _no_data(ax, "no completed run with bitrate_bps and val/norm_l1")
+        _no_data(ax, f"no completed run with bitrate_bps and {y_key}")
     ax.set_xlabel("bitrate (bit/s)")
-    ax.set_ylabel("final val/norm_l1")
+    ax.set_ylabel(f"final {y_key}" + (" (higher is better)" if maximized(y_key) else ""))
     ax.set_title(f"Pareto front: {len(front)} of {len(everything)} runs non-dominated")
     ax.grid(alpha=0.3)
     return _png(fig)

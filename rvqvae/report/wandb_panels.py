@@ -85,6 +85,11 @@ def vqvae_panels(media_key: str = DEFAULT_MEDIA_KEY) -> tuple[PanelSpec, ...]:
             "rate-distortion (final val/norm_l1 vs bitrate)", "bitrate_bps", "val/norm_l1"
         ),
         ParallelPanel("swept parameters vs val/norm_l1", "val/norm_l1"),
+        ScatterPanel(
+            "what it sounds like (final val/visqol vs bitrate; higher is better)",
+            "bitrate_bps",
+            "val/visqol",
+        ),
         ComparerPanel(),
         MediaPanel("final previews", (media_key,)),
     )

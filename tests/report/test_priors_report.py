@@ -156,6 +156,8 @@ def test_mixed_folders_real_vqvae_and_priors(
         "Validation curves",
         "Rate-distortion",
         "Pareto front",
+        "What it sounds like",  # the real run scored ViSQOL at its end (tests/conftest.py)
+        "Pareto front by ear (ViSQOL)",
         "Codebook utilization",
         "Final previews",
         "Priors",

@@ -74,8 +74,8 @@ def test_builder_panels_and_group_filter() -> None:
         ("val/recon_l1",),
     ]
     assert all(p.x == "epoch" for p in panels[wr.LinePlot])
-    (scatter,) = panels[wr.ScatterPlot]
-    assert (scatter.x, scatter.y) == ("bitrate_bps", "val/norm_l1")
+    scatters = [(s.x, s.y) for s in panels[wr.ScatterPlot]]
+    assert scatters == [("bitrate_bps", "val/norm_l1"), ("bitrate_bps", "val/visqol")]
     (parallel,) = panels[wr.ParallelCoordinatesPlot]
     assert [c.metric for c in parallel.columns] == [
         wr.Config("model.codebook_dim"),
