@@ -1,0 +1,69 @@
+"""The export-safe graphs equal the library's modules (no export involved), and what they
+cannot reproduce is refused with one line."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+def test_encoder_and_decoder_graphs_equal_the_library(tiny_run) -> None:
+    from rvqvae.codec.grid import encode_grid
+    from rvqvae.codec.model import Codec
+    from rvqvae.export.codec_graphs import DecoderGraph, EncoderGraph
+
+    codec = Codec.from_checkpoint(tiny_run.ckpt)
+    model = codec.model
+    encoder, decoder = EncoderGraph(model).eval(), DecoderGraph(model, 128).eval()
+    for frames in (17, 100):  # padding to a multiple of 16, batches of 2
+        mel = torch.rand(2, 128, frames) * 4
+        with torch.no_grad():
+            codes = encoder(mel)
+        assert torch.equal(codes, encode_grid(model, mel))
+        codes[0, :, 1:, 2] = -1  # an unused level decodes as nothing, as in the library
+        for levels in (1, 2, 3):
+            rows, cols = codes.shape[1:3]
+            flat = codes.reshape(2, rows * cols, 3)
+            with torch.no_grad():
+                want = model.decode_codes(flat, (rows, cols), (128, cols * 16), levels=levels)[:, 0]
+                got = decoder(codes, torch.tensor(levels))
+            assert (got - want).abs().max() <= 1e-5
+
+
+def test_a_quantizer_option_the_search_does_not_reproduce_is_one_line(tiny_run) -> None:
+    from rvqvae.codec.model import Codec
+    from rvqvae.export import ExportError
+    from rvqvae.export.codec_graphs import EncoderGraph
+
+    model = Codec.from_checkpoint(tiny_run.ckpt).model
+    model.quantizer.rvq.layers[1]._codebook.use_cosine_sim = True
+    with pytest.raises(ExportError, match="^the quantizer uses cosine-similarity codebooks"):
+        EncoderGraph(model)
+
+
+def test_the_vocoder_graph_equals_torch_istft() -> None:
+    from rvqvae.data.mel import MelSettings, mel_filterbank
+    from rvqvae.export import ExportError
+    from rvqvae.export.vocoder_graph import VocoderGraph
+    from rvqvae.vocoder.model import VocosGenerator
+
+    settings = MelSettings(sample_rate=16000, n_fft=256, hop_length=64, n_mels=32)
+    generator = VocosGenerator(32, 256, 64, dim=16, intermediate_dim=32, num_layers=1).eval()
+    generator.set_mel_basis(torch.from_numpy(mel_filterbank(settings).copy()))
+    graph = VocoderGraph(generator).eval()
+    for frames in (1, 9, 40):
+        mel = torch.rand(2, 32, frames) * 6  # log1p values, large ones included (expm1)
+        with torch.no_grad():
+            assert (graph(mel) - generator(mel)).abs().max() <= 1e-5
+    with pytest.raises(ExportError, match="n_fft 256 is not a multiple of hop 96"):
+        VocoderGraph(VocosGenerator(32, 256, 96, dim=8, intermediate_dim=8, num_layers=0))
+
+
+def test_only_the_flat_priors_step_is_exported() -> None:
+    from rvqvae.export import ExportError
+    from rvqvae.export.prior_graph import PriorStepGraph
+    from rvqvae.prior.model import build_prior
+
+    depth = build_prior("depth", rows=2, levels=2, codebook_size=8, d_model=8, n_heads=2)
+    with pytest.raises(ExportError, match="^order=depth: only the flat prior"):
+        PriorStepGraph(depth)
