@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/run_all.py [--only SECTION,...]
 
-Sections (default order): train, data, startup, sweep, codec, prior, e2e, gpu, gpu_sweep; the
-GPU ones skip without CUDA. ``precision`` (bf16 vs fp32 whole default runs over 3 seeds, about
-30 min on 2 cores) runs only when named.
+Sections (default order): train, data, startup, sweep, codec, prior, export, e2e, gpu,
+gpu_sweep; the GPU ones skip without CUDA. ``precision`` (bf16 vs fp32 whole default runs over
+3 seeds, about 30 min on 2 cores) runs only when named.
 
 About 15 minutes on an idle 2-core machine, 10 of them the ``e2e`` section (the default run,
 the bare step around it, the CPU step options with a compile). Each section records the load
@@ -34,6 +34,7 @@ MODULES = {
     "sweep": "sweep",
     "codec": "codec",
     "prior": "prior",
+    "export": "export",
     "e2e": "end_to_end",
     "gpu": "gpu",
     "gpu_sweep": "gpu_sweep",
