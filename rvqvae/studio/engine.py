@@ -1,0 +1,370 @@
+"""The studio's work, on the same API as the CLIs: loaded models (kept per run), the runs'
+validation files, listening (original vs the first k levels, Griffin-Lim vs vocoder) and
+generating (the prior, as ``python -m rvqvae.generate``), with progress and cancellation.
+
+torch and the models are imported on first use (or by :meth:`Engine.warm_up` in the
+background), so the page is up before they are.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rvqvae.studio.catalog import PRIOR, Catalog, Run
+from rvqvae.studio.safety import Roots, StudioError, check_upload
+
+log = logging.getLogger(__name__)
+
+# What the work imports, imported once under a lock: two threads importing the same modules at
+# once (the warm-up and a first request) can see a half-initialised module.
+_MODULES = (
+    "torch",
+    "soundfile",
+    "rvqvae.codec.model",
+    "rvqvae.codec.grid",
+    "rvqvae.codec.png",
+    "rvqvae.codec.format",
+    "rvqvae.prior.checkpoint",
+    "rvqvae.prior.data",
+    "rvqvae.prior.evaluation",
+    "rvqvae.vocoder.synthesize",
+    "rvqvae.editing.view",
+    "rvqvae.editing.ranges",
+    "rvqvae.generate",
+)
+_import_lock = threading.Lock()
+_imported = False
+
+
+def import_work_modules() -> None:
+    """Import every module the work needs, once, one thread at a time."""
+    global _imported
+    with _import_lock:
+        if not _imported:
+            import importlib
+
+            for name in _MODULES:
+                importlib.import_module(name)
+            _imported = True
+
+
+Progress = Callable[[float, str], None]
+
+
+class Cancelled(Exception):
+    """The request was stopped from the page."""
+
+
+@dataclass
+class Settings:
+    """Limits and defaults of one studio session (``conf/studio.yaml``)."""
+
+    output: Path
+    cache_dir: str | None = None
+    griffin_lim_iters: int = 32
+    device: str = "cpu"
+    max_upload_bytes: int = 50_000_000
+    max_seconds: float = 60.0
+    data: bool = False  # data folders were given: validation files outside them are hidden
+
+
+@dataclass
+class Output:
+    """Files one request wrote (paths under the session's output folder) and its notes."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def note(self) -> str:
+        return "\n".join(self.notes)
+
+
+class Engine:
+    """Models and work for the page; every path goes through :class:`Roots`."""
+
+    def __init__(self, catalog: Catalog, roots: Roots, settings: Settings) -> None:
+        self.catalog, self.roots, self.settings = catalog, roots, settings
+        self._cache: dict[tuple[str, Path], Any] = {}
+        self._locks: dict[tuple[str, Path], threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._cancel: dict[str, threading.Event] = {}
+        self._ids = itertools.count(1)
+
+    # -- models ------------------------------------------------------------------------------
+
+    def _cached(self, kind: str, path: Path, load: Callable[[], Any]) -> Any:
+        import_work_modules()
+        key = (kind, path)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._cache:
+                self._cache[key] = load()
+            return self._cache[key]
+
+    def codec(self, run: Run) -> Any:
+        """The VQ-VAE run's :class:`~rvqvae.codec.model.Codec` (``weights_only`` load)."""
+        import_work_modules()
+        from rvqvae.codec.model import Codec
+
+        ckpt = self.roots.check(run.checkpoint, "checkpoint")
+        device = self.settings.device
+        return self._cached("codec", ckpt, lambda: Codec.from_checkpoint(ckpt, device))
+
+    def prior(self, run: Run) -> Any:
+        """The prior run's :class:`~rvqvae.prior.checkpoint.LoadedPrior` (``weights_only``)."""
+        import_work_modules()
+        from rvqvae.prior.checkpoint import load_prior
+
+        ckpt = self.roots.check(run.checkpoint, "checkpoint")
+        return self._cached("prior", ckpt, lambda: load_prior(ckpt, self.settings.device))
+
+    def synthesizer(self, settings: Any, checkpoints: list[Path], vocoder: bool) -> Any:
+        """Griffin-Lim, or ``vocoder=auto`` over ``checkpoints`` (those inside the roots)."""
+        import_work_modules()
+        from rvqvae.vocoder.synthesize import build_synthesizer
+
+        iters = self.settings.griffin_lim_iters
+        if not vocoder:
+            return build_synthesizer("griffinlim", settings, None, iters)
+        allowed = tuple(p for p in checkpoints if self.roots.allows(p))
+        return self._cached(
+            "synth",
+            Path(*allowed[:1]) if allowed else Path("."),
+            lambda: build_synthesizer("auto", settings, list(allowed) or None, iters),
+        )
+
+    def validation_files(self, run: Run) -> list[Path]:
+        """The validation files of a VQ-VAE run or of a prior's VQ-VAE (the split rebuilt as
+        the prior does), those inside the roots."""
+        import_work_modules()
+        from rvqvae.prior.data import rebuild_split
+
+        codec = self.prior(run).codec if run.kind == PRIOR else self.codec(run)
+
+        def load() -> list[Path]:
+            _, val, _ = rebuild_split(codec, self.settings.cache_dir)
+            files = [p.resolve() for p in val]
+            return [p for p in files if self.roots.allows(p)] if self.settings.data else files
+
+        return self._cached("val", run.path, load)
+
+    def warm_up(self) -> None:
+        """Import torch and load every usable VQ-VAE and prior (a background thread)."""
+        started = time.perf_counter()
+        try:
+            for run in self.catalog.of_kind("vqvae"):
+                self.codec(run)
+            for run in self.catalog.of_kind(PRIOR):
+                self.prior(run)
+            for run in self.catalog.of_kind("vqvae"):
+                self.validation_files(run)
+        except Exception as exc:  # the page shows the error when the run is used
+            log.warning("warm-up stopped: %s", _one_line(exc))
+        log.info("models ready in %.1f s", time.perf_counter() - started)
+
+    # -- cancellation ------------------------------------------------------------------------
+
+    def cancel(self, session: str) -> None:
+        """Stop the running request of ``session`` at its next step."""
+        with self._guard:
+            self._cancel.setdefault(session, threading.Event()).set()
+
+    def _cancel_event(self, session: str) -> threading.Event:
+        with self._guard:
+            event = self._cancel[session] = threading.Event()
+        return event
+
+    def _folder(self, kind: str) -> Path:
+        folder = self.settings.output / kind / f"{time.strftime('%H%M%S')}_{next(self._ids):04d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    # -- listen ------------------------------------------------------------------------------
+
+    def audio_source(self, run: Run, file: str | None, upload: str | None) -> Path:
+        """A validation file the page listed for ``run`` or an upload (size-limited)."""
+        if upload:
+            return check_upload(upload, self.settings.max_upload_bytes)
+        if not file:
+            raise StudioError("no audio file chosen (pick one or upload one)")
+        real = Path(file).resolve()
+        with self._guard:
+            listed = any(real in v for (k, _), v in self._cache.items() if k == "val")
+        path = real if listed else self.roots.check(file, "audio file")
+        if not path.is_file():
+            raise StudioError(f"{file}: not a file")
+        return path
+
+    def listen(self, run: Run, source: Path, levels: int, progress: Progress) -> Output:
+        """Original, reconstruction from the first ``levels`` levels by Griffin-Lim and by the
+        run's vocoder (when it has one), their mels and the code grid view."""
+        import_work_modules()
+        import soundfile as sf
+        import torch
+
+        from rvqvae.codec.grid import decode_grid, encode_grid
+        from rvqvae.codec.png import save_mel_png
+        from rvqvae.data.io import load_audio
+        from rvqvae.data.mel import audio_to_mel
+
+        out, t0 = Output(), time.perf_counter()
+        progress(0.05, "loading the model")
+        codec = self.codec(run)
+        s, model = codec.settings, codec.model
+        k = int(levels)
+        if not 1 <= k <= model.num_quantizers:
+            raise StudioError(f"levels must be in 1..{model.num_quantizers}, got {levels}")
+        progress(0.15, "reading the audio")
+        audio = load_audio(source, s.sample_rate, codec.normalize_peak)  # BadAudioFile: one line
+        most = int(self.settings.max_seconds * s.sample_rate)
+        if audio.shape[0] > most:
+            audio = audio[:most]
+            out.notes.append(f"only the first {self.settings.max_seconds:g} s (max_seconds)")
+        mel = audio_to_mel(audio, s)
+        progress(0.3, "encoding and decoding")
+        grid = encode_grid(model, torch.from_numpy(mel))
+        recon = decode_grid(model, grid, mel.shape[1], s.n_mels, levels=k).numpy()
+        warning = codec.untrained_levels_warning([k]) if k < model.num_quantizers else None
+        if warning:
+            out.notes.append(warning)
+        folder = self._folder("listen")
+        hop_s = s.hop_length / s.sample_rate
+        sf.write(folder / "original.wav", audio, s.sample_rate)
+        out.files["original"] = folder / "original.wav"
+        progress(0.45, "Griffin-Lim")
+        gl = self.synthesizer(s, [], vocoder=False)
+        sf.write(folder / "griffinlim.wav", gl(recon, audio.shape[0]), s.sample_rate)
+        out.files["griffinlim"] = folder / "griffinlim.wav"
+        progress(0.6, "vocoder")
+        voc = self.synthesizer(s, [run.checkpoint], vocoder=True)
+        if voc.kind == "vocoder":
+            sf.write(folder / "vocoder.wav", voc(recon, audio.shape[0]), s.sample_rate)
+            out.files["vocoder"] = folder / "vocoder.wav"
+        out.notes.append(f"audio: Griffin-Lim beside {voc.describe()}")
+        progress(0.75, "drawing")
+        name = source.name
+        out.files["original_mel"] = save_mel_png(mel, folder / "original.png", hop_s, name)
+        title = f"{name}: first {k} of {model.num_quantizers} levels"
+        out.files["recon_mel"] = save_mel_png(recon, folder / "recon.png", hop_s, title)
+        out.files["grid"] = self.grid_view(codec, grid, recon, folder / "grid.png", title)
+        out.seconds["total"] = time.perf_counter() - t0
+        return out
+
+    def grid_view(self, codec: Any, grid: Any, mel: np.ndarray, path: Path, title: str) -> Path:
+        """The code grid view of :mod:`rvqvae.editing.view` (levels above the mel)."""
+        from rvqvae.editing.ranges import column_seconds
+        from rvqvae.editing.view import save_grid_view
+
+        s = codec.settings
+        hop_s = s.hop_length / s.sample_rate
+        size = codec.model.codebook_size
+        return save_grid_view(grid, mel, path, column_seconds(s), hop_s, size, title)
+
+    # -- generate ----------------------------------------------------------------------------
+
+    def generate(
+        self,
+        run: Run,
+        request: dict[str, Any],
+        session: str,
+        progress: Progress,
+        on_audio: Callable[[Output], None] | None = None,
+    ) -> Output:
+        """One sample of ``request['seconds']`` from the prior run (``temperature``, ``top_k``,
+        ``top_p``, ``seed``, optional ``prompt`` path and ``prompt_seconds``, ``vocoder``);
+        ``on_audio`` is called as soon as the WAV is written (before the pictures)."""
+        import_work_modules()
+        import soundfile as sf
+
+        from rvqvae.atomic import atomic_path
+        from rvqvae.codec.format import save_codes
+        from rvqvae.codec.grid import grid_codes_file
+        from rvqvae.codec.png import save_mel_png
+        from rvqvae.generate import GenerateError, encode_prompt
+        from rvqvae.prior.evaluation import length_for, sample
+        from rvqvae.prior.sampling import SamplingSettings
+
+        cancel = self._cancel_event(session)
+        out, t0 = Output(), time.perf_counter()
+        seconds = request["seconds"]
+        if not isinstance(seconds, int | float) or not 0 < seconds <= self.settings.max_seconds:
+            raise StudioError(f"seconds must be in (0, {self.settings.max_seconds:g}]")
+        settings = SamplingSettings(
+            float(request["temperature"]), int(request["top_k"]), float(request["top_p"])
+        )
+        progress(0.0, "loading the prior")
+        loaded = self.prior(run)
+        prompt = None
+        if request.get("prompt"):
+            prompt = encode_prompt(
+                loaded, str(request["prompt"]), request.get("prompt_seconds") or None, seconds
+            )
+        vqvae_ckpt = [run.vqvae / "checkpoints" / "best.ckpt"] if run.vqvae else []
+        synth = self.synthesizer(
+            loaded.codec.settings, [run.checkpoint, *vqvae_ckpt], bool(request.get("vocoder"))
+        )
+        _, _, columns = length_for(loaded.codec, float(seconds))
+        first = 0 if prompt is None else int(prompt.shape[1])
+        if first >= columns:
+            raise GenerateError("the prompt fills the whole length: raise seconds")
+
+        def step(column: int) -> None:
+            if cancel.is_set():
+                raise Cancelled()
+            done = column - first
+            progress(done / max(1, columns - first), f"sampling column {done}/{columns - first}")
+
+        seed = int(request["seed"])
+        prior, codec = loaded.prior, loaded.codec
+        samples = sample(prior, codec, 1, float(seconds), settings, seed, prompt, step)
+        out.seconds["sampling"] = samples.sampling_seconds
+        progress(1.0, "audio")
+        provenance = {
+            "prior_checkpoint": str(run.checkpoint),
+            "seed": seed,
+            "sampling": settings.to_dict(),
+            "prompt": str(request["prompt"]) if prompt is not None else None,
+            "prompt_columns": first,
+            "index": 0,
+        }
+        folder = self._folder("generate")
+        name = f"sample_seed{seed}"
+        s, mel = loaded.codec.settings, samples.mels[0].numpy()
+        wav = folder / f"{name}.wav"
+        with atomic_path(wav) as tmp:  # the audio first: the pictures follow
+            sf.write(tmp, synth(mel, samples.num_samples), s.sample_rate, format="WAV")
+        out.files["audio"] = wav
+        out.seconds["first_audio"] = time.perf_counter() - t0
+        out.notes.append(
+            f"{seconds:g} s, {settings.to_dict()}, seed {seed}: codes drawn in "
+            f"{samples.sampling_seconds:.1f} s; audio: {synth.describe()}"
+        )
+        if on_audio is not None:
+            on_audio(out)
+        grid = samples.grids[0]
+        codes = grid_codes_file(loaded.codec, grid.numpy(), samples.num_samples, name, provenance)
+        out.files["codes"] = save_codes(codes, folder / f"{name}.codes.npz")
+        hop_s = s.hop_length / s.sample_rate
+        out.files["mel"] = save_mel_png(mel, folder / f"{name}.png", hop_s, name)
+        title = f"{name} ({run.record.label})"
+        view = folder / f"{name}.grid.png"
+        out.files["grid"] = self.grid_view(loaded.codec, grid, mel, view, title)
+        out.seconds["total"] = time.perf_counter() - t0
+        return out
+
+
+def _one_line(exc: BaseException) -> str:
+    from rvqvae.codec.cli import one_line
+
+    return one_line(exc)
