@@ -12,7 +12,7 @@ ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rvqvae-installed
 
-.PHONY: install train test test-fast lint bench bench-gpu clean
+.PHONY: install train test test-fast lint bench bench-gpu clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,15 @@ install: $(STAMP)
 train: $(STAMP)
 	$(BIN)/python -m rvqvae.train $(ARGS)
 
-test: $(STAMP)
+# Debian's chromium + chromium-driver for the studio's browser test: installed when missing (as
+# root, like scripts/slurm_local.sh); where that fails the test skips and says why
+browser:
+	-@scripts/chromium_local.sh
+
+test: $(STAMP) browser
 	WANDB_MODE=disabled $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) browser
 	WANDB_MODE=disabled $(BIN)/python -m pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
