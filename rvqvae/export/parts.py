@@ -137,12 +137,16 @@ def prior_graph(codec: Codec, spec: Any) -> Graph:
             "hparams": p.hparams_dict,
             "slots": p.slots,
             "slot_level": p.slot_level.tolist(),
+            "cache": {"layers": len(t.blocks), "heads": t.n_heads, "head_dim": t.head_dim},
             "slot_index": p.layout.slot_index().tolist(),
             "context_positions": p.context_columns * p.slots,
             "checkpoint": str(spec),
             "step": "position n = column * slots + slot within the window; token = code at "
             "n - 1 (ignored at 0); above = code of the same slot one column earlier (-1 in the "
             "window's first column); start a window with past of length 0",
+            "window": "when column - start reaches context_columns, start a new window at "
+            "column - (context_columns - max(1, context_columns // 4)) and feed its columns "
+            "again step by step (FlatPrior.generate)",
         },
     )
 
