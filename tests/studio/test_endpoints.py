@@ -164,3 +164,27 @@ def test_files_outside_the_folders_are_refused(studio, tiny_run, tmp_path):
     for path in (outside, escape, f"{tiny_run.run}/../../../{outside.name}", "/etc/passwd"):
         with pytest.raises(StudioError, match="outside the folders"):
             studio.engine.audio_source(run, str(path), None)
+
+
+def test_edit_inpaints_with_the_prior_and_swaps_levels(client, prior_run, tiny_run):
+    from rvqvae.codec.format import load_codes
+
+    prior = str(prior_run.resolve())
+    a, b = client.predict(prior, api_name="/edit_files")
+    settings = (0.5, 1.5, 1, 0.5, "", 3.0, None, 1.0, 0.95, 0)
+    out = client.predict(
+        prior, "inpaint", a["value"], None, None, None, *settings, api_name="/edit"
+    )
+    before, before_grid, after, after_grid, codes, notes = out
+    assert len(sf.read(existing(before))[0]) == len(sf.read(existing(after))[0])
+    assert existing(before_grid).read_bytes()[:4] == existing(after_grid).read_bytes()[:4]
+    history = load_codes(existing(codes[0])).generator["history"]
+    assert history[-1]["op"] == "inpaint" and "regenerated levels >= 0" in notes
+    vqvae = str(tiny_run.run.resolve())
+    swap = (None, None, 1, 0.5, "", 3.0, None, 1.0, 0.95, 0)
+    args = (vqvae, "swap_levels", a["value"], None, b["value"], None, *swap)
+    assert len(client.predict(*args, api_name="/edit")[4]) == 2  # A|B and B|A
+    message = _app_error(
+        client, vqvae, "inpaint", a["value"], None, None, None, *settings, api_name="/edit"
+    )
+    assert "choose a prior run" in message

@@ -1,0 +1,73 @@
+"""The Edit tab's work: one operation of :mod:`rvqvae.editing` (as ``python -m rvqvae.edit``
+runs it: :func:`rvqvae.editing.app.operate`, :func:`rvqvae.editing.output.write_edit`) on a
+file of the run, before and after.
+
+Settings the page does not ask for come from ``conf/edit.yaml``, the CLI's own defaults.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rvqvae.studio.catalog import PRIOR, Run
+from rvqvae.studio.engine import Engine, Output, Progress, import_work_modules
+from rvqvae.studio.safety import StudioError
+
+EDIT_CONF = Path(__file__).resolve().parents[2] / "conf" / "edit.yaml"
+OPS = ("swap_levels", "blend", "splice", "inpaint", "variation", "continue")
+
+
+def edit_defaults() -> dict[str, Any]:
+    """``conf/edit.yaml``'s operation settings (no Hydra nodes, no required inputs)."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(OmegaConf.load(EDIT_CONF), resolve=False)
+    assert isinstance(cfg, dict)
+    for key in ("defaults", "hydra", "a", "b", "ckpt", "output", "name"):
+        cfg.pop(key, None)
+    return {str(k): v for k, v in cfg.items()}
+
+
+def run_edit(
+    engine: Engine, run: Run, a: Path, b: Path | None, ask: dict[str, Any], progress: Progress
+) -> Output:
+    """``ask['op']`` on ``a`` (and ``b``) with the run's VQ-VAE (and prior): the input's code
+    grid view and audio ("before"), the result's codes, audio and grid view ("after")."""
+    import_work_modules()
+    from rvqvae.editing.app import PRIOR_OPS, operate
+    from rvqvae.editing.output import write_edit
+
+    op = ask.get("op")
+    if op not in OPS:
+        raise StudioError(f"op must be one of {', '.join(OPS)}, got {op!r}")
+    progress(0.05, "loading the model")
+    loaded = engine.prior(run) if run.kind == PRIOR else None
+    codec = loaded.codec if loaded is not None else engine.codec(run)
+    if op in PRIOR_OPS and loaded is None:
+        raise StudioError(f"{op} regenerates codes with a prior: choose a prior run")
+    vqvae = [run.vqvae / "checkpoints" / "best.ckpt"] if run.vqvae else []
+    synth = engine.synthesizer(codec.settings, [run.checkpoint, *vqvae], vocoder=True)
+    cfg = {**edit_defaults(), **ask, "a": str(a), "b": str(b) if b else None}
+    cfg["ckpt"] = str(run.checkpoint)
+    out, t0 = Output(), time.perf_counter()
+    folder = engine._folder("edit")
+    progress(0.2, "before: the input's codes")
+    (before,) = operate({**cfg, "op": "show", "name": "before"}, codec, loaded)
+    paths = write_edit(codec, before.grid, before.num_samples, folder, "before", [], synth)
+    out.files |= {"before_audio": paths["wav"], "before_grid": paths["png"]}
+    progress(0.4, f"{op}")
+    results = operate({**cfg, "name": f"after_{op}"}, codec, loaded)
+    progress(0.8, "after: decoding and drawing")
+    for i, r in enumerate(results):
+        written = write_edit(
+            codec, r.grid, r.num_samples, folder, r.name, r.history, synth, r.marks_s
+        )
+        if i == 0:
+            out.files |= {"after_audio": written["wav"], "after_grid": written["png"]}
+        out.files[f"codes_{i}"] = written["codes"]
+        out.notes.append(f"{op}: {r.line} -> {written['codes'].name}")
+    out.notes.append(f"audio: {synth.describe()}")
+    out.seconds["total"] = time.perf_counter() - t0
+    return out
