@@ -195,10 +195,10 @@ def prior_op(
     if method not in ("left", "rescore"):
         raise EditError(f"method must be left or rescore, got {method!r}")
     k = int(cfg["candidates"]) if method == "rescore" else 1
-    done = regenerate(
-        loaded.prior, a.grid, span, settings, seed, levels_from, k, int(cfg["right_columns"])
-    )
+    right, select = int(cfg["right_columns"]), cfg.get("select", "best")
+    done = regenerate(loaded.prior, a.grid, span, settings, seed, levels_from, k, right, select)
     entry |= {"range": span.to_dict(), "levels_from": levels_from, "method": method}
+    entry["select"] = select
     entry |= {"candidates": k, "chosen": done.chosen, "right": done.right.to_dict()}
     entry["right_log_prob"] = [round(float(v), 3) for v in done.right_log_prob]
     line = f"regenerated levels >= {levels_from} over {span.describe()}"

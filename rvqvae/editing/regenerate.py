@@ -9,7 +9,8 @@ score, so one pass with the KV cache both draws a fill and scores the right cont
 - :func:`regenerate` with ``candidates=1`` fills ``[start, end)`` from the left context only;
   with ``candidates=K`` it draws K fills and keeps the one under which the prior finds the
   following ``right_columns`` true columns most likely (rescoring: an argmax of
-  ``log p(right | left, fill)``, so the fill also fits what comes after it).
+  ``log p(right | left, fill)``, so the fill also fits what comes after it), or draws one in
+  proportion to that likelihood (``select="weighted"``).
 - ``levels_from=k`` keeps levels ``< k`` in the range and redraws the rest (a variation).
 - :func:`range_nll` is the prior's NLL of a grid's true codes in a range, given the left.
 """
@@ -106,11 +107,13 @@ def regenerate(
     levels_from: int = 0,
     candidates: int = 1,
     right_columns: int = 4,
+    select: str = "best",
 ) -> Regenerated:
     """Redraw levels ``>= levels_from`` of columns ``span`` of ``grid [rows, cols, Q]`` from the
     prior given the columns before it (at most one context); with ``candidates > 1`` keep the
-    fill under which the next ``right_columns`` true columns are most likely. Deterministic
-    for ``seed``."""
+    fill under which the next ``right_columns`` true columns are most likely (``select=best``)
+    or draw one with probability proportional to that likelihood (``weighted``: sampling
+    importance resampling of ``p(fill | left, right)``). Deterministic for ``seed``."""
     check_prior_fits(prior, grid)
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise EditError(f"candidates must be an integer >= 1, got {candidates!r}")
@@ -128,11 +131,19 @@ def regenerate(
     fixed[span.start - left : span.end - left] = prior.slot_level.cpu() < levels_from
     scored = torch.zeros_like(fixed)
     scored[span.end - left :] = True
-    draw = make_picker(settings, torch.Generator().manual_seed(int(seed)))
+    if select not in ("best", "weighted"):
+        raise EditError(f"select must be best or weighted, got {select!r}")
+    generator = torch.Generator().manual_seed(int(seed))
+    draw = make_picker(settings, generator)
     prompt_len = span.start - left
     out, log_prob = _run(prior, columns[left:end], prompt_len, fixed, scored, candidates, draw)
     fills = lay.to_grid(out[:, span.start - left : span.end - left])  # [K, rows, cols, Q]
-    chosen = int(torch.argmax(log_prob)) if candidates > 1 else 0
+    chosen = 0
+    if candidates > 1 and select == "best":
+        chosen = int(torch.argmax(log_prob))
+    elif candidates > 1:
+        weights = torch.softmax(log_prob, dim=0).float()
+        chosen = int(torch.multinomial(weights, 1, generator=generator))
     edited = grid.clone().long()
     edited[:, span.start : span.end] = fills[chosen]
     return Regenerated(edited, fills, log_prob, chosen, right)

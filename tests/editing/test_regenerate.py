@@ -54,6 +54,18 @@ def test_rescoring_keeps_the_fill_the_right_context_likes_best(loaded_prior, gri
         )
 
 
+def test_weighted_selection_draws_a_candidate_deterministically(loaded_prior, grid) -> None:
+    span = ColumnRange(2, 4, 0.17)
+    runs = [
+        regenerate(loaded_prior.prior, grid, span, SETTINGS, 3, 0, 4, 2, "weighted")
+        for _ in range(2)
+    ]
+    assert runs[0].chosen == runs[1].chosen and torch.equal(runs[0].grid, runs[1].grid)
+    assert torch.equal(runs[0].grid[:, 2:4], runs[0].fills[runs[0].chosen])
+    with pytest.raises(EditError, match="select must be best or weighted"):
+        regenerate(loaded_prior.prior, grid, span, SETTINGS, 3, 0, 4, 2, "first")
+
+
 def test_a_prior_of_other_grids_is_refused_in_one_line(loaded_prior, grid) -> None:
     with pytest.raises(EditError, match="use the prior trained on the VQ-VAE that wrote them"):
         regenerate(loaded_prior.prior, grid[..., :1], ColumnRange(1, 2, 0.17), SETTINGS)
