@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from rvqvae.export import ExportError
+
 OPSET = 17
 FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -81,7 +83,12 @@ def load_runner(path: Path, input_names: Sequence[str], threads: int | None = No
     """A function ``run(*arrays) -> [outputs]`` over an exported file (onnxruntime on CPU for
     ``.onnx``, ``torch.jit.load`` for ``.pt``)."""
     if Path(path).suffix == ".onnx":
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ExportError(
+                "running .onnx files needs onnxruntime: pip install -e '.[export]' (or check=false)"
+            ) from None
 
         options = ort.SessionOptions()
         if threads:

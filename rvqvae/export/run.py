@@ -76,7 +76,13 @@ def export_run(cfg: dict[str, Any], output: Path) -> dict[str, Any]:
     mel = probe_mel(codec.settings) if cfg.get("check", True) else None
     exported: dict[str, Any] = {}
     for graph in graphs:
-        path = write_graph(graph, output, fmt)
+        try:
+            path = write_graph(graph, output, fmt)
+        except Exception as exc:  # an operator or option the exporter rejects
+            first = (str(exc).strip().splitlines() or [""])[0]
+            skipped[graph.part] = f"the {fmt} exporter rejected it ({type(exc).__name__}: {first})"
+            log.warning("cannot export %s: %s", graph.part, skipped[graph.part])
+            continue
         entry: dict[str, Any] = {
             "file": path.name,
             "sha256": _sha256(path),
@@ -90,6 +96,8 @@ def export_run(cfg: dict[str, Any], output: Path) -> dict[str, Any]:
             entry["check"] = {"probe_frames": int(mel.shape[-1]), **figures}
         exported[graph.part] = entry
         log.info("exported %s -> %s %s", graph.part, path, entry.get("check", ""))
+    if not exported:
+        raise ExportError(f"no part exported: {'; '.join(f'{k}: {v}' for k, v in skipped.items())}")
     manifest = {
         "format": fmt,
         "opset": OPSET if fmt == "onnx" else None,

@@ -104,3 +104,21 @@ def test_a_minute_through_onnx(onnx_export: Path, wavs) -> None:
     _, mel_diff = _codec_figures(codec, runners, mel, range(3, 4))
     assert mel_diff <= TOLERANCE
     print("60 s", mel_diff)
+
+
+def test_a_batch_of_files_through_onnx(onnx_export: Path, wavs) -> None:
+    """The batch axis is dynamic: two files' mels in one call give each file's own codes."""
+    from rvqvae.codec.grid import decode_grid, encode_grid
+    from rvqvae.codec.model import Codec
+
+    manifest, runners = _loaded(onnx_export)
+    codec = Codec.from_checkpoint(manifest["vqvae"]["checkpoint"])
+    first = _file_mel(codec, wavs[1.0])
+    mels = np.stack([first, _file_mel(codec, wavs[7.3])[:, : first.shape[1]]])
+    codes = runners["encoder"](mels)[0]
+    decoded = runners["decoder"](codes, np.array(2, np.int64))[0][..., : mels.shape[2]]
+    for i, mel in enumerate(mels):
+        grid = encode_grid(codec.model, torch.from_numpy(mel))
+        assert np.array_equal(codes[i], grid.numpy())
+        want = decode_grid(codec.model, grid, mel.shape[1], levels=2).numpy()
+        assert np.abs(decoded[i] - want).max() <= TOLERANCE

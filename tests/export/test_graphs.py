@@ -67,3 +67,23 @@ def test_only_the_flat_priors_step_is_exported() -> None:
     depth = build_prior("depth", rows=2, levels=2, codebook_size=8, d_model=8, n_heads=2)
     with pytest.raises(ExportError, match="^order=depth: only the flat prior"):
         PriorStepGraph(depth)
+
+
+def test_a_part_the_exporter_rejects_is_skipped_with_its_reason(tiny_run, tmp_path, monkeypatch):
+    from rvqvae.export import run as export_job
+
+    real = export_job.write_graph
+
+    def rejecting(graph, folder, fmt):
+        if graph.part == "decoder":
+            raise RuntimeError("Exporting the operator 'aten::made_up' is not supported\nmore")
+        return real(graph, folder, fmt)
+
+    monkeypatch.setattr(export_job, "write_graph", rejecting)
+    cfg = {"ckpt": str(tiny_run.ckpt), "parts": ["encoder", "decoder"], "check": False}
+    manifest = export_job.export_run(cfg, tmp_path)
+    assert list(manifest["parts"]) == ["encoder"]
+    assert manifest["skipped"] == {
+        "decoder": "the onnx exporter rejected it (RuntimeError: Exporting the operator "
+        "'aten::made_up' is not supported)"
+    }
