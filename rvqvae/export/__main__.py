@@ -27,9 +27,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
 
     output = Path(cfg.get("output") or HydraConfig.get().runtime.output_dir)
     manifest = export_run(cfg, output)  # a skipped part is logged as "cannot export PART: why"
+    skipped = f"; could not export {', '.join(manifest['skipped'])}" if manifest["skipped"] else ""
     print(
         f"exported {', '.join(manifest['parts'])} as {manifest['format']} into {output} "
-        "(manifest.json, mel.json)"
+        f"(manifest.json, mel.json){skipped}"
     )
     return manifest
 

@@ -95,7 +95,8 @@ def export_run(cfg: dict[str, Any], output: Path) -> dict[str, Any]:
             figures = check_graph(graph, run, codec, mel)
             entry["check"] = {"probe_frames": int(mel.shape[-1]), **figures}
         exported[graph.part] = entry
-        log.info("exported %s -> %s %s", graph.part, path, entry.get("check", ""))
+        checked = f" (check on a probe signal: {entry['check']})" if "check" in entry else ""
+        log.info("exported %s -> %s%s", graph.part, path, checked)
     if not exported:
         raise ExportError(f"no part exported: {'; '.join(f'{k}: {v}' for k, v in skipped.items())}")
     manifest = {
