@@ -8,61 +8,18 @@ kind at once, so one generation does not hold the page for others.
 
 # no ``from __future__ import annotations``: gradio reads the handlers' annotations
 # (``gr.Request``) at run time to know what to inject
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rvqvae.studio.catalog import COLUMNS, PRIOR, Catalog
-from rvqvae.studio.engine import Cancelled, Engine, Output
+from rvqvae.studio.engine import Engine
+from rvqvae.studio.ui import fail, run_in_thread
 
 if TYPE_CHECKING:
     import gradio as gr
 
 TITLE = "rvqvae studio"
-
-
-def fail(exc: BaseException) -> Exception:
-    """The exception a handler raises: :class:`gradio.Error` with the CLIs' one-line message."""
-    import gradio as gr
-
-    from rvqvae.codec.cli import one_line
-
-    if isinstance(exc, Cancelled):
-        return gr.Error("stopped", print_exception=False)
-    text = str(exc).strip().splitlines()[0] if isinstance(exc, ValueError | KeyError) else ""
-    return gr.Error(text.strip("'\"") or one_line(exc), print_exception=False)
-
-
-def run_in_thread(
-    work: Callable[[Callable[[float, str], None], Callable[[Output], None]], Output],
-    progress: Any,
-) -> Iterator[tuple[str, Any]]:
-    """Run ``work(progress, on_audio)`` in a thread; yield ``("audio", Output)`` as soon as
-    its audio is ready and ``("done", Output)`` at the end, reporting its progress meanwhile."""
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-    def target() -> None:
-        try:
-            result = work(
-                lambda f, d: events.put(("progress", (f, d))), lambda o: events.put(("audio", o))
-            )
-            events.put(("done", result))
-        except BaseException as exc:  # noqa: BLE001 (re-raised in the handler's thread)
-            events.put(("error", exc))
-
-    threading.Thread(target=target, daemon=True, name="studio-work").start()
-    while True:
-        kind, value = events.get()
-        if kind == "progress":
-            progress(value[0], desc=value[1])
-        elif kind == "error":
-            raise fail(value)
-        else:
-            yield kind, value
-            if kind == "done":
-                return
 
 
 def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blocks":
@@ -194,7 +151,11 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
         with gr.Tab("Listen", id="listen"):
             with gr.Row():
                 l_run = gr.Dropdown(
-                    catalog.choices("vqvae"), value=None, label="VQ-VAE run", scale=2
+                    catalog.choices("vqvae"),
+                    value=None,
+                    label="VQ-VAE run",
+                    scale=2,
+                    elem_id="listen-run",
                 )
                 l_file = gr.Dropdown([], label="validation file", scale=2)
                 l_upload = gr.Audio(
@@ -210,7 +171,7 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
                     o_gl = gr.Audio(label="reconstruction: Griffin-Lim", type="filepath")
                     o_voc = gr.Audio(label="reconstruction: vocoder", type="filepath")
                     o_rec_mel = gr.Image(label="reconstruction mel", type="filepath")
-            o_grid = gr.Image(label="code grid", type="filepath")
+            o_grid = gr.Image(label="code grid", type="filepath", elem_id="listen-grid")
             l_notes = gr.Textbox(label="notes", lines=2, interactive=False)
         with gr.Tab("Generate", id="generate"):
             with gr.Row():

@@ -23,7 +23,6 @@ BEST = Path("checkpoints") / "best.ckpt"
 # Runs table: (header, gradio datatype); numbers stay numbers so the columns sort as numbers.
 COLUMNS: list[tuple[str, str]] = [
     ("kind", "str"),
-    ("run", "str"),
     ("folder", "str"),
     ("linked", "str"),
     ("bit/s", "number"),
@@ -34,6 +33,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("epochs", "number"),
     ("train s", "number"),
     ("status", "str"),
+    ("overrides", "str"),
 ]
 
 
@@ -147,7 +147,6 @@ class Catalog:
             rows.append(
                 [
                     run.kind,
-                    r.label,
                     self.short(run.path),
                     ", ".join(x for x in linked if x),
                     _num(r.metric("bitrate_bps") if run.kind == "vqvae" else None, 0),
@@ -158,6 +157,7 @@ class Catalog:
                     _num(epochs, 0),
                     _num(r.train_seconds(), 0),
                     fmt_status(r),
+                    " ".join(r.overrides),
                 ]
             )
         return [c for c, _ in COLUMNS], rows

@@ -22,7 +22,7 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
     """The tab's components and events (inside an open ``gr.Tab``); API name ``edit``."""
     import gradio as gr
 
-    from rvqvae.studio.app import fail
+    from rvqvae.studio.ui import fail
 
     d = edit_defaults()
 
@@ -49,15 +49,15 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
             run = catalog.get(run_path)
             a = engine.audio_source(run, a_file, a_upload)
             b = engine.audio_source(run, b_file, b_upload) if (b_file or b_upload) else None
-            ranged = start_s is not None or end_s is not None
+            start, end = start_s or None, end_s or None  # gradio's empty Number sends 0
             ask = {
                 "op": op,
-                "range": [start_s, end_s] if ranged else None,
+                "range": [start, end] if (start or end) else None,
                 "levels": int(levels),
                 "weight": float(weight),
                 "parts": [p.strip() for p in (parts or "").split(",") if p.strip()],
                 "seconds": float(seconds),
-                "prompt_seconds": prompt_seconds,
+                "prompt_seconds": prompt_seconds or None,
                 "temperature": float(temperature),
                 "top_p": float(top_p),
                 "seed": int(seed),
@@ -79,7 +79,9 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
     runs = catalog.choices("vqvae") + catalog.choices(PRIOR)
     gr.Markdown(HELP)
     with gr.Row():
-        e_run = gr.Dropdown(runs, value=None, label="run (a prior for inpaint/variation)")
+        e_run = gr.Dropdown(
+            runs, value=None, label="run (a prior for inpaint/variation)", elem_id="edit-run"
+        )
         e_op = gr.Radio(list(OPS), value="inpaint", label="operation")
     with gr.Row():
         e_a = gr.Dropdown([], label="A: a validation file")
@@ -87,8 +89,8 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
         e_b = gr.Dropdown([], label="B (swap, blend, splice)")
         e_bup = gr.File(label="or upload B", type="filepath")
     with gr.Row():
-        e_start = gr.Number(None, label="range start s (empty = file start)")
-        e_end = gr.Number(None, label="range end s (empty = file end)")
+        e_start = gr.Number(None, label="range start s (empty = file start)", elem_id="edit-start")
+        e_end = gr.Number(None, label="range end s (empty = file end)", elem_id="edit-end")
         e_levels = gr.Number(d["levels"], precision=0, minimum=1, label="levels")
         e_weight = gr.Slider(0, 1, value=d["weight"], step=0.05, label="blend weight of B")
     with gr.Row():
@@ -105,7 +107,9 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
             o_before_grid = gr.Image(label="before: code grid", type="filepath")
         with gr.Column():
             o_after = gr.Audio(label="after", type="filepath", elem_id="edited-audio")
-            o_after_grid = gr.Image(label="after: code grid", type="filepath")
+            o_after_grid = gr.Image(
+                label="after: code grid", type="filepath", elem_id="edited-grid"
+            )
     o_codes = gr.File(label="codes files (rvqvae.decode reads them)", file_count="multiple")
     o_notes = gr.Textbox(label="notes", lines=3, interactive=False)
 

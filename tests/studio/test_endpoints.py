@@ -26,15 +26,15 @@ def _app_error(client, *args, api_name: str) -> str:
 def test_runs_table_lists_each_kind_with_links(client, studio, tiny_run, prior_run, tiny_vocoder):
     table, notes, vqvaes, priors = client.predict(api_name="/runs")
     headers, rows = table["value"]["headers"], table["value"]["data"]
-    assert headers[:4] == ["kind", "run", "folder", "linked"]
+    assert headers[:3] == ["kind", "folder", "linked"] and headers[-1] == "overrides"
     kinds = [r[0] for r in rows]
     assert sorted(kinds) == ["prior", "vocoder", "vqvae", "vqvae"]
     prior_row = rows[kinds.index("prior")]
-    assert prior_row[3] == studio.catalog.short(tiny_run.run.resolve())  # linked to its VQ-VAE
+    assert prior_row[2] == studio.catalog.short(tiny_run.run.resolve())  # linked to its VQ-VAE
     bits = prior_row[headers.index("prior val bit/s")]
     assert isinstance(bits, float) and bits > 0  # numbers stay numbers (sortable)
     vocoder_row = rows[kinds.index("vocoder")]
-    assert vocoder_row[3] == studio.catalog.short(tiny_vocoder.vqvae.resolve())
+    assert vocoder_row[2] == studio.catalog.short(tiny_vocoder.vqvae.resolve())
     assert {str(tiny_run.run.resolve()), str(tiny_vocoder.vqvae.resolve())} == set(
         choice_values(vqvaes)
     )
