@@ -1,8 +1,8 @@
 """Export-safe vocoder: log-mel ``[B, n_mels, T]`` -> audio ``[B, T * hop]``.
 
 ONNX has no ISTFT and no complex tensors, so the generator's head is followed here by an
-inverse real DFT written as two matrix products (cosine and sine bases, the Hann window folded
-in), an overlap-add of ``n_fft / hop`` shifted frame slices and the window-envelope division of
+inverse real DFT written as matrix products (:class:`InverseRealDFT`), the Hann window, an
+overlap-add of ``n_fft / hop`` shifted frame slices and the window-envelope division of
 ``torch.istft(center=True)``. The backbone and head are the trained generator's own modules;
 tests check the graph equals :meth:`VocosGenerator.forward` (``torch.istft``).
 """
@@ -19,16 +19,48 @@ from rvqvae.export import ExportError
 from rvqvae.vocoder.model import _MAX_MAGNITUDE, VocosGenerator
 
 
-def inverse_dft_bases(n_fft: int, window: Tensor) -> tuple[Tensor, Tensor]:
-    """``(cos [F, n_fft], sin [F, n_fft])`` with ``frame = (re @ cos + im @ sin)`` equal to
-    ``irfft(re + i im, n_fft) * window`` (DC and Nyquist imaginary parts ignored, like irfft)."""
-    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
-    n = torch.arange(n_fft, dtype=torch.float64)[None, :]
-    scale = torch.full((n_fft // 2 + 1, 1), 2.0 / n_fft, dtype=torch.float64)
-    scale[0] = scale[-1] = 1.0 / n_fft
-    angle = 2 * math.pi * k * n / n_fft
-    win = window.double()[None, :]
-    return (scale * torch.cos(angle) * win).float(), (-scale * torch.sin(angle) * win).float()
+def _split(n: int) -> int:
+    """The largest divisor of ``n`` not above ``sqrt(n)`` (32 for 2048)."""
+    return max(d for d in range(1, math.isqrt(n) + 1) if n % d == 0)
+
+
+class InverseRealDFT(nn.Module):
+    """``irfft(re + i im, n_fft)`` of frames ``[B, T, n_fft // 2 + 1]`` from matrix products
+    only (ONNX has no complex tensors): one Cooley-Tukey step ``n_fft = n1 * n2`` (inner DFTs of
+    size n2, twiddles, outer DFTs of size n1 keeping the real part), about 6x fewer operations
+    than one dense ``[F, n_fft]`` basis at 2048. The imaginary parts of DC and Nyquist are
+    ignored, as irfft does."""
+
+    def __init__(self, n_fft: int) -> None:
+        super().__init__()
+        self.n_fft, self.n1 = n_fft, _split(n_fft)
+        n1, n2 = self.n1, n_fft // self.n1
+        k1 = torch.arange(n1, dtype=torch.float64)
+        k2 = torch.arange(n2, dtype=torch.float64)
+        scale = torch.full((n_fft // 2 + 1,), 2.0 / n_fft, dtype=torch.float64)
+        scale[0] = scale[-1] = 1.0 / n_fft
+        angles = {
+            "inner": 2 * math.pi * k2[:, None] * k2[None, :] / n2,  # [k2, m2]
+            "twiddle": 2 * math.pi * k1[:, None] * k2[None, :] / n_fft,  # [k1, m2]
+            "outer": 2 * math.pi * k1[:, None] * k1[None, :] / n1,  # [m1, k1]
+        }
+        for name, angle in angles.items():
+            self.register_buffer(f"{name}_cos", torch.cos(angle).float())
+            self.register_buffer(f"{name}_sin", torch.sin(angle).float())
+        self.register_buffer("scale", scale.float())
+
+    def forward(self, re: Tensor, im: Tensor) -> Tensor:
+        b, t, f = re.shape
+        n1, n2, pad = self.n1, self.n_fft // self.n1, self.n_fft - f
+        # Y[k] = scale_k X_k for k <= n_fft / 2, else 0; k = k1 + n1 * k2
+        yr = F.pad(re * self.scale, (0, pad)).reshape(b, t, n2, n1).transpose(2, 3)
+        yi = F.pad(im * self.scale, (0, pad)).reshape(b, t, n2, n1).transpose(2, 3)
+        ar = torch.matmul(yr, self.inner_cos) - torch.matmul(yi, self.inner_sin)
+        ai = torch.matmul(yr, self.inner_sin) + torch.matmul(yi, self.inner_cos)
+        br = ar * self.twiddle_cos - ai * self.twiddle_sin
+        bi = ar * self.twiddle_sin + ai * self.twiddle_cos
+        x = torch.matmul(self.outer_cos, br) - torch.matmul(self.outer_sin, bi)  # [B, T, m1, m2]
+        return x.reshape(b, t, self.n_fft)  # sample m1 * n2 + m2
 
 
 def _overlap_add(frames: Tensor, ratio: int) -> Tensor:
@@ -64,9 +96,8 @@ class VocoderGraph(nn.Module):
         self.hop = hop
         self.mel_skip = bool(generator.hparams["mel_skip"])
         window = torch.hann_window(n_fft)
-        cos, sin = inverse_dft_bases(n_fft, window)
-        self.register_buffer("cos_basis", cos)
-        self.register_buffer("sin_basis", sin)
+        self.irfft = InverseRealDFT(n_fft)
+        self.register_buffer("window", window)
         self.register_buffer("window_sq", window.square())
 
     def magnitude_phase(self, mel: Tensor) -> tuple[Tensor, Tensor]:
@@ -87,7 +118,7 @@ class VocoderGraph(nn.Module):
         mag, phase = self.magnitude_phase(mel)
         re = (mag * torch.cos(phase)).transpose(1, 2)  # [B, T, F]
         im = (mag * torch.sin(phase)).transpose(1, 2)
-        frames = torch.matmul(re, self.cos_basis) + torch.matmul(im, self.sin_basis)
+        frames = self.irfft(re, im) * self.window
         signal = _overlap_add(frames, self.ratio)
         envelope = _overlap_add(self.window_sq.expand_as(frames[:1]), self.ratio)
         start = self.ratio * self.hop // 2
