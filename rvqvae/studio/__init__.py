@@ -4,5 +4,6 @@ Runs (the report's figures), Listen (original vs the first k levels, Griffin-Lim
 Generate (the prior) and Edit (:mod:`rvqvae.editing`), on the same API as the CLIs.
 
 Modules: safety.py (which files may be read), catalog.py (runs and their links), engine.py
-(models and work), app.py + edit_tab.py (the page), server.py (launch), __main__.py (the CLI).
+(models, listen), generation.py and edits.py (the other work), app.py + edit_tab.py + ui.py (the
+page), server.py (launch), __main__.py (the CLI).
 """

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rvqvae.studio.catalog import COLUMNS, PRIOR, Catalog
 from rvqvae.studio.engine import Engine
+from rvqvae.studio.generation import run_generate
 from rvqvae.studio.ui import fail, run_in_thread
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
         session = request.session_hash or "default"
         skip = gr.skip()
         for kind, out in run_in_thread(
-            lambda p, a: engine.generate(run, ask, session, p, a), progress
+            lambda p, a: run_generate(engine, run, ask, session, p, a), progress
         ):
             f = out.files
             if kind == "audio":

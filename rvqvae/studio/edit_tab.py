@@ -12,7 +12,8 @@ HELP = (
     "**swap_levels**: levels below *levels* from A, the rest from B (and the reverse). "
     "**blend**: B's weight per position, re-quantized. **splice**: parts such as "
     "`a:0-1.5, b:2-*3, a:3-` (source:start-end seconds, *loops). **inpaint**: the prior "
-    "redraws the range (rescoring uses what follows it). **variation**: keeps levels below "
+    "redraws the range (*rescore*: the best of several fills by the prior's likelihood of "
+    "what follows; *left*: the left context only). **variation**: keeps levels below "
     "*levels*, redraws the rest over the range. **continue**: the first *prompt seconds* of A, "
     "continued to *seconds*. Ranges snap to code columns; prior operations need a prior run."
 )
@@ -43,6 +44,7 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
         temperature: float,
         top_p: float,
         seed: float,
+        method: str,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's injection)
     ) -> tuple[Any, ...]:
         try:
@@ -61,6 +63,7 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
                 "temperature": float(temperature),
                 "top_p": float(top_p),
                 "seed": int(seed),
+                "method": method,
             }
             out = run_edit(engine, run, a, b, ask, lambda f, t: progress(f, desc=t))
         except Exception as exc:
@@ -100,6 +103,9 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
         e_temp = gr.Slider(0.1, 2.0, value=d["temperature"], step=0.05, label="temperature")
         e_topp = gr.Slider(0.05, 1.0, value=d["top_p"], step=0.01, label="top-p")
         e_seed = gr.Number(d["seed"], precision=0, label="seed")
+        e_method = gr.Radio(
+            ["rescore", "left"], value=d["method"], label="inpaint/variation: right context"
+        )
     e_go = gr.Button("Edit", variant="primary", elem_id="edit-button")
     with gr.Row():
         with gr.Column():
@@ -129,7 +135,7 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
     e_go.click(
         edit,
         [e_run, e_op, e_a, e_aup, e_b, e_bup, e_start, e_end, e_levels, e_weight, e_parts]
-        + [e_seconds, e_psec, e_temp, e_topp, e_seed],
+        + [e_seconds, e_psec, e_temp, e_topp, e_seed, e_method],
         [o_before, o_before_grid, o_after, o_after_grid, o_codes, o_notes],
         api_name="edit",
     )

@@ -52,7 +52,7 @@ def run_edit(
     cfg = {**edit_defaults(), **ask, "a": str(a), "b": str(b) if b else None}
     cfg["ckpt"] = str(run.checkpoint)
     out, t0 = Output(), time.perf_counter()
-    folder = engine._folder("edit")
+    folder = engine.folder("edit")
     progress(0.2, "before: the input's codes")
     (before,) = operate({**cfg, "op": "show", "name": "before"}, codec, loaded)
     paths = write_edit(codec, before.grid, before.num_samples, folder, "before", [], synth)

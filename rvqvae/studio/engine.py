@@ -1,6 +1,7 @@
 """The studio's work, on the same API as the CLIs: loaded models (kept per run), the runs'
-validation files, listening (original vs the first k levels, Griffin-Lim vs vocoder) and
-generating (the prior, as ``python -m rvqvae.generate``), with progress and cancellation.
+validation files, listening (original vs the first k levels, Griffin-Lim vs vocoder), the
+per-session Stop events and request folders (generating: :mod:`.generation`, editing:
+:mod:`.edits`).
 
 torch and the models are imported on first use (or by :meth:`Engine.warm_up` in the
 background), so the page is up before they are.
@@ -180,12 +181,14 @@ class Engine:
         with self._guard:
             self._cancel.setdefault(session, threading.Event()).set()
 
-    def _cancel_event(self, session: str) -> threading.Event:
+    def cancel_event(self, session: str) -> threading.Event:
+        """A fresh event for ``session``'s new request (set by :meth:`cancel`)."""
         with self._guard:
             event = self._cancel[session] = threading.Event()
         return event
 
-    def _folder(self, kind: str) -> Path:
+    def folder(self, kind: str) -> Path:
+        """A new folder for one request's files in the session's output folder."""
         folder = self.settings.output / kind / f"{time.strftime('%H%M%S')}_{next(self._ids):04d}"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
@@ -238,7 +241,7 @@ class Engine:
         warning = codec.untrained_levels_warning([k]) if k < model.num_quantizers else None
         if warning:
             out.notes.append(warning)
-        folder = self._folder("listen")
+        folder = self.folder("listen")
         hop_s = s.hop_length / s.sample_rate
         sf.write(folder / "original.wav", audio, s.sample_rate)
         out.files["original"] = folder / "original.wav"
@@ -270,98 +273,6 @@ class Engine:
         hop_s = s.hop_length / s.sample_rate
         size = codec.model.codebook_size
         return save_grid_view(grid, mel, path, column_seconds(s), hop_s, size, title)
-
-    # -- generate ----------------------------------------------------------------------------
-
-    def generate(
-        self,
-        run: Run,
-        request: dict[str, Any],
-        session: str,
-        progress: Progress,
-        on_audio: Callable[[Output], None] | None = None,
-    ) -> Output:
-        """One sample of ``request['seconds']`` from the prior run (``temperature``, ``top_k``,
-        ``top_p``, ``seed``, optional ``prompt`` path and ``prompt_seconds``, ``vocoder``);
-        ``on_audio`` is called as soon as the WAV is written (before the pictures)."""
-        import_work_modules()
-        import soundfile as sf
-
-        from rvqvae.atomic import atomic_path
-        from rvqvae.codec.format import save_codes
-        from rvqvae.codec.grid import grid_codes_file
-        from rvqvae.codec.png import save_mel_png
-        from rvqvae.generate import GenerateError, encode_prompt
-        from rvqvae.prior.evaluation import length_for, sample
-        from rvqvae.prior.sampling import SamplingSettings
-
-        cancel = self._cancel_event(session)
-        out, t0 = Output(), time.perf_counter()
-        seconds = request["seconds"]
-        if not isinstance(seconds, int | float) or not 0 < seconds <= self.settings.max_seconds:
-            raise StudioError(f"seconds must be in (0, {self.settings.max_seconds:g}]")
-        settings = SamplingSettings(
-            float(request["temperature"]), int(request["top_k"]), float(request["top_p"])
-        )
-        progress(0.0, "loading the prior")
-        loaded = self.prior(run)
-        prompt = None
-        if request.get("prompt"):
-            prompt = encode_prompt(
-                loaded, str(request["prompt"]), request.get("prompt_seconds") or None, seconds
-            )
-        vqvae_ckpt = [run.vqvae / "checkpoints" / "best.ckpt"] if run.vqvae else []
-        synth = self.synthesizer(
-            loaded.codec.settings, [run.checkpoint, *vqvae_ckpt], bool(request.get("vocoder"))
-        )
-        _, _, columns = length_for(loaded.codec, float(seconds))
-        first = 0 if prompt is None else int(prompt.shape[1])
-        if first >= columns:
-            raise GenerateError("the prompt fills the whole length: raise seconds")
-
-        def step(column: int) -> None:
-            if cancel.is_set():
-                raise Cancelled()
-            done = column - first
-            progress(done / max(1, columns - first), f"sampling column {done}/{columns - first}")
-
-        seed = int(request["seed"])
-        prior, codec = loaded.prior, loaded.codec
-        samples = sample(prior, codec, 1, float(seconds), settings, seed, prompt, step)
-        out.seconds["sampling"] = samples.sampling_seconds
-        progress(1.0, "audio")
-        provenance = {
-            "prior_checkpoint": str(run.checkpoint),
-            "seed": seed,
-            "sampling": settings.to_dict(),
-            "prompt": str(request["prompt"]) if prompt is not None else None,
-            "prompt_columns": first,
-            "index": 0,
-        }
-        folder = self._folder("generate")
-        name = f"sample_seed{seed}"
-        s, mel = loaded.codec.settings, samples.mels[0].numpy()
-        wav = folder / f"{name}.wav"
-        with atomic_path(wav) as tmp:  # the audio first: the pictures follow
-            sf.write(tmp, synth(mel, samples.num_samples), s.sample_rate, format="WAV")
-        out.files["audio"] = wav
-        out.seconds["first_audio"] = time.perf_counter() - t0
-        out.notes.append(
-            f"{seconds:g} s, {settings.to_dict()}, seed {seed}: codes drawn in "
-            f"{samples.sampling_seconds:.1f} s; audio: {synth.describe()}"
-        )
-        if on_audio is not None:
-            on_audio(out)
-        grid = samples.grids[0]
-        codes = grid_codes_file(loaded.codec, grid.numpy(), samples.num_samples, name, provenance)
-        out.files["codes"] = save_codes(codes, folder / f"{name}.codes.npz")
-        hop_s = s.hop_length / s.sample_rate
-        out.files["mel"] = save_mel_png(mel, folder / f"{name}.png", hop_s, name)
-        title = f"{name} ({run.record.label})"
-        view = folder / f"{name}.grid.png"
-        out.files["grid"] = self.grid_view(loaded.codec, grid, mel, view, title)
-        out.seconds["total"] = time.perf_counter() - t0
-        return out
 
 
 def _one_line(exc: BaseException) -> str:

@@ -137,6 +137,7 @@ def test_bad_settings_are_one_line_errors(client, prior_run):
 def test_stop_cancels_a_running_generation(client, studio, prior_run):
     """The Stop endpoint answers at once; the engine stops sampling at the next column."""
     from rvqvae.studio.engine import Cancelled
+    from rvqvae.studio.generation import run_generate
 
     assert "stopping" in client.predict(api_name="/stop")
     run = studio.catalog.get(prior_run)
@@ -149,7 +150,7 @@ def test_stop_cancels_a_running_generation(client, studio, prior_run):
             studio.engine.cancel("test-session")
 
     with pytest.raises(Cancelled):
-        studio.engine.generate(run, ask, "test-session", progress)
+        run_generate(studio.engine, run, ask, "test-session", progress)
     assert len(seen) < 5  # stopped after the first column, not at the end
 
 
@@ -166,12 +167,12 @@ def test_files_outside_the_folders_are_refused(studio, tiny_run, tmp_path):
             studio.engine.audio_source(run, str(path), None)
 
 
-def test_edit_inpaints_with_the_prior_and_swaps_levels(client, prior_run, tiny_run):
+def test_edit_inpaints_with_the_prior_and_refuses_it_without_one(client, prior_run, tiny_run):
     from rvqvae.codec.format import load_codes
 
     prior = str(prior_run.resolve())
     a, b = client.predict(prior, api_name="/edit_files")
-    settings = (0.5, 1.5, 1, 0.5, "", 3.0, None, 1.0, 0.95, 0)
+    settings = (0.5, 1.5, 1, 0.5, "", 3.0, None, 1.0, 0.95, 0, "left")
     out = client.predict(
         prior, "inpaint", a["value"], None, None, None, *settings, api_name="/edit"
     )
@@ -179,11 +180,9 @@ def test_edit_inpaints_with_the_prior_and_swaps_levels(client, prior_run, tiny_r
     assert len(sf.read(existing(before))[0]) == len(sf.read(existing(after))[0])
     assert existing(before_grid).read_bytes()[:4] == existing(after_grid).read_bytes()[:4]
     history = load_codes(existing(codes[0])).generator["history"]
-    assert history[-1]["op"] == "inpaint" and "regenerated levels >= 0" in notes
-    vqvae = str(tiny_run.run.resolve())
-    swap = (None, None, 1, 0.5, "", 3.0, None, 1.0, 0.95, 0)
-    args = (vqvae, "swap_levels", a["value"], None, b["value"], None, *swap)
-    assert len(client.predict(*args, api_name="/edit")[4]) == 2  # A|B and B|A
+    assert history[-1]["op"] == "inpaint" and history[-1]["method"] == "left"
+    assert "regenerated levels >= 0" in notes
+    vqvae = str(tiny_run.run.resolve())  # a VQ-VAE run: no prior to inpaint with
     message = _app_error(
         client, vqvae, "inpaint", a["value"], None, None, None, *settings, api_name="/edit"
     )
