@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.helpers import TinyVocoder
 
 # Under pytest-xdist (make test runs -n 2) each worker, and every process it starts, gets one
 # torch thread: two workers with two spinning OpenMP threads each on 2 cores slow each other down.
@@ -82,3 +86,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     short ones can still fill the other worker, instead of one long test running alone at the
     end of the suite."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(scope="session")
+def tiny_vocoder(tiny_run, tmp_path_factory: pytest.TempPathFactory) -> TinyVocoder:
+    """One tiny vocoder of a copy of ``tiny_run``'s VQ-VAE (installed in it), trained
+    in-process on the real composed config with W&B offline, once per test run (shared by the
+    xdist workers, ``built_once``)."""
+    import shutil
+
+    from tests.helpers import TINY_VOCODER, WANDB_OFFLINE, TinyVocoder, built_once, train_here
+
+    def build(root: Path) -> dict[str, Any]:
+        shutil.copytree(tiny_run.run, root / "vqvae")
+        args = [f"vqvae={root / 'vqvae'}", *TINY_VOCODER]
+        run = root / "vocoder_run"
+        args.append("logger=wandb")  # offline: the W&B Report's vocoder keys are checked
+        return train_here(
+            args, run, cache_dir=tiny_run.cache, env=WANDB_OFFLINE, job="train_vocoder"
+        )
+
+    root, summary = built_once(tmp_path_factory, "tiny_vocoder", build)
+    return TinyVocoder(
+        vqvae=root / "vqvae", run=root / "vocoder_run", cache=tiny_run.cache, summary=summary
+    )

@@ -273,3 +273,33 @@ def wandb_logged(run_dir: Path) -> WandbLogged:
                 _flatten(key, json.loads(item.value_json), logged.config_values)
     logged.config = set(logged.config_values)
     return logged
+
+
+# The session's tiny vocoder (tests/conftest.py tiny_vocoder): a vocoder of tiny_run's VQ-VAE.
+TINY_VOCODER = [
+    "vocoder.model.dim=16",
+    "vocoder.model.intermediate_dim=32",
+    "vocoder.model.num_layers=1",
+    "vocoder.loss.fft_sizes=[256,1024]",
+    "dataset.segment_frames=8",
+    "dataset.batch_size=4",
+    "dataset.val_crops_per_file=1",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=2",
+    "trainer.enable_progress_bar=false",
+    "evaluation.max_files=1",
+    "evaluation.preview_files=1",
+    "evaluation.max_seconds=0.5",
+    "evaluation.griffin_lim_iters=2",
+]
+
+
+@dataclass(frozen=True)
+class TinyVocoder:
+    """The copied VQ-VAE run (``vqvae``, vocoder installed in it), the vocoder's run folder and
+    its summary."""
+
+    vqvae: Path
+    run: Path
+    cache: Path
+    summary: dict[str, Any]

@@ -232,6 +232,23 @@ def evaluate_codec(
     return result
 
 
+def synthesis_clips(codec: Codec, audios: list[np.ndarray], max_seconds: float = 4.0) -> list[Any]:
+    """:class:`rvqvae.vocoder.metrics.Clip` s of the first ``max_seconds`` of each of ``audios``
+    (the codec's sample rate): the audio, its analysis mel and the VQ-VAE's reconstruction."""
+    from rvqvae.codec.grid import decode_grid, encode_grid
+    from rvqvae.vocoder.metrics import Clip
+
+    s = codec.settings
+    clips = []
+    for audio in audios:
+        audio = np.ascontiguousarray(audio[: int(max_seconds * s.sample_rate)], np.float32)
+        mel = audio_to_mel(audio, s)
+        grid = encode_grid(codec.model, torch.from_numpy(mel))
+        recon = decode_grid(codec.model, grid, mel.shape[1], s.n_mels).cpu().numpy()
+        clips.append(Clip(audio, mel, recon))
+    return clips
+
+
 def synthesis_comparison(
     codec: Codec,
     audios: list[np.ndarray],
@@ -242,17 +259,10 @@ def synthesis_comparison(
     """Griffin-Lim, ``synthesizer`` (when it is a vocoder) and the ideal-phase reference on the
     first ``max_seconds`` of each of ``audios`` (peak-normalised, the codec's sample rate), from
     the analysis mel and from the VQ-VAE's reconstruction (:mod:`rvqvae.vocoder.metrics`)."""
-    from rvqvae.codec.grid import decode_grid, encode_grid
-    from rvqvae.vocoder.metrics import Clip, compare_synthesis
+    from rvqvae.vocoder.metrics import compare_synthesis
 
     s = codec.settings
-    clips = []
-    for audio in audios:
-        audio = np.ascontiguousarray(audio[: int(max_seconds * s.sample_rate)], np.float32)
-        mel = audio_to_mel(audio, s)
-        grid = encode_grid(codec.model, torch.from_numpy(mel))
-        recon = decode_grid(codec.model, grid, mel.shape[1], s.n_mels).cpu().numpy()
-        clips.append(Clip(audio, mel, recon))
+    clips = synthesis_clips(codec, audios, max_seconds)
     synths = {"griffinlim": Synthesizer(s, None, griffin_lim_iters)}
     if synthesizer.kind == "vocoder":
         synths["vocoder"] = synthesizer

@@ -162,8 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rvqvae.report.priors import max_prior_levels
         from rvqvae.report.wandb_report import DEFAULT_MEDIA_KEY, publish_wandb_report
 
-        vqvae_runs = [r for r in runs if not r.is_prior]
+        vqvae_runs = [r for r in runs if not r.is_prior and not r.is_vocoder]
         prior_runs = [r for r in runs if r.is_prior]
+        vocoder_runs = [r for r in runs if r.is_vocoder]
         if args.params:
             params = [p.strip() for p in args.params.split(",") if p.strip()]
         else:
@@ -186,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=args.timeout,
             vqvae=not runs or bool(vqvae_runs),
             prior_levels=prior_levels,
+            vocoders=bool(vocoder_runs),
         )
         if url is None and not paths:
             return 1

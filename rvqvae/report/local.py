@@ -4,7 +4,8 @@ VQ-VAE runs get the runs table, mean ± std across seeds, validation curves, rat
 the Pareto front of bitrate vs val/norm_l1 (and, for runs with the end-of-training ViSQOL,
 ViSQOL vs bitrate and its front), codebook utilization and preview audio; prior runs
 (``kind: prior``) get their own sections: the Priors table, mean ± std across seeds,
-val/bits_per_s curves, reconstruction vs prior bits/s, and sample audio.
+val/bits_per_s curves, reconstruction vs prior bits/s, and sample audio; vocoder runs
+(``kind: vocoder``) a table of Griffin-Lim vs vocoder vs ideal phase and side-by-side audio.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from rvqvae.report.render import (
     render_markdown,
 )
 from rvqvae.report.runs import RunRecord, natural_key, relpath
+from rvqvae.report.vocoders import VOCODER_NOTE, vocoder_table
 
 CURVES_PNG = "report_curves.png"
 RATE_DISTORTION_PNG = "report_rate_distortion.png"
@@ -276,18 +278,37 @@ def prior_sections(priors: list[RunRecord]) -> list[Section]:
     return sections
 
 
+def vocoder_sections(vocoders: list[RunRecord]) -> list[Section]:
+    """Vocoders table (Griffin-Lim vs vocoder vs ideal phase) and the side-by-side audio."""
+    classes = ["failed" if r.status == "failed" else "" for r in vocoders]
+    return [
+        Section("Vocoders", [TableBlock(vocoder_table(vocoders), classes), Text(VOCODER_NOTE)]),
+        Section(
+            "Vocoder audio side by side",
+            [
+                Text(
+                    "Per validation file, from the VQ-VAE's reconstruction: the original, "
+                    "Griffin-Lim and the vocoder (`K_original`, `K_griffinlim`, `K_vocoder`)."
+                ),
+                Previews(vocoders),
+            ],
+        ),
+    ]
+
+
 def write_local_report(
     runs: list[RunRecord], out_dir: Path, title: str = "RVQ-VAE comparison"
 ) -> tuple[Path, Path]:
     """Write report.md, report.html and the plot PNGs into ``out_dir``.
 
-    VQ-VAE runs and prior runs get their own sections (a folder may hold either or both).
+    VQ-VAE, prior and vocoder runs get their own sections (a folder may hold any of them).
     Returns (markdown path, html path).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    vqvaes = [r for r in runs if not r.is_prior]
+    vqvaes = [r for r in runs if not r.is_prior and not r.is_vocoder]
     priors = [r for r in runs if r.is_prior]
+    vocoders = [r for r in runs if r.is_vocoder]
 
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     intro = [f"Generated {generated} from {_count_line(runs)}."]
@@ -299,6 +320,8 @@ def write_local_report(
         sections += vqvae_sections(vqvaes)
     if priors:
         sections += prior_sections(priors)
+    if vocoders:
+        sections += vocoder_sections(vocoders)
     for section in sections:
         for image in section.images():
             (out_dir / image.name).write_bytes(image.png)

@@ -29,6 +29,7 @@ __all__ = [
     "FINAL_PREVIEW_DIR",
     "PRIOR",
     "PRIOR_VQVAE_KEY",
+    "VOCODER",
     "VQVAE",
     "ReportError",
     "RunRecord",
@@ -47,6 +48,7 @@ __all__ = [
 FINAL_PREVIEW_DIR = Path("previews") / "final"
 VQVAE = "vqvae"
 PRIOR = "prior"
+VOCODER = "vocoder"
 # Swept config keys whose resolved value summary.json records (.hydra/config.yaml may hold
 # unresolved interpolations such as ``${rvqvae.tier:...}``).
 _SUMMARY_PARAMS = {
@@ -81,7 +83,7 @@ class RunRecord:
     preview_audio: list[Path] = field(default_factory=list)
     preview_image: Path | None = None
     label_overrides: list[str] | None = None  # overrides shown in the label (default: all)
-    kind: str = VQVAE  # "vqvae" | "prior"
+    kind: str = VQVAE  # "vqvae" | "prior" | "vocoder"
 
     @property
     def label(self) -> str:
@@ -90,7 +92,7 @@ class RunRecord:
         collect_runs leaves out the overrides shared by every run it loaded.
         """
         shown = self.overrides if self.label_overrides is None else self.label_overrides
-        if self.kind == PRIOR:  # the VQ-VAE's path is long: its last two folders name it
+        if self.kind in (PRIOR, VOCODER):  # the VQ-VAE's path is long: its last two folders
             shown = [_short_vqvae_override(o) for o in shown]
         return f"{self.name}: {' '.join(shown)}" if shown else self.name
 
@@ -98,6 +100,11 @@ class RunRecord:
     def is_prior(self) -> bool:
         """True for a ``python -m rvqvae.train_prior`` run."""
         return self.kind == PRIOR
+
+    @property
+    def is_vocoder(self) -> bool:
+        """True for a ``python -m rvqvae.train_vocoder`` run."""
+        return self.kind == VOCODER
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
         """(epochs, values) of a metrics.csv column, skipping empty cells."""
@@ -203,9 +210,10 @@ def _short_vqvae_override(override: str) -> str:
 
 
 def run_kind(summary: dict[str, Any], override_map: dict[str, str], hydra_cfg: Any) -> str:
-    """``"prior"`` or ``"vqvae"`` from summary.json's ``kind``, else the overrides / job name."""
+    """``"prior"``, ``"vocoder"`` or ``"vqvae"`` from summary.json's ``kind``, else the
+    overrides / job name."""
     kind = summary.get("kind")
-    if kind in (PRIOR, VQVAE):
+    if kind in (PRIOR, VQVAE, VOCODER):
         return str(kind)
     if PRIOR_VQVAE_KEY in override_map:
         return PRIOR

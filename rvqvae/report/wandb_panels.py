@@ -16,6 +16,8 @@ from typing import Any
 DEFAULT_MEDIA_KEY = "previews/audio"
 PRIOR_MEDIA_KEY = "previews/samples"  # prior samples: audio
 PRIOR_MEDIA_IMAGE_KEY = "previews/sample_mels"  # and their mels
+# vocoder runs: the same validation files as original | Griffin-Lim | vocoder audio
+VOCODER_MEDIA_KEYS = ("previews/original", "previews/griffinlim", "previews/vocoder")
 EPOCH_KEY = "epoch"
 # Parallel-coordinates axes when no run folders tell which parameters were swept.
 DEFAULT_PARAMS = (
@@ -206,3 +208,26 @@ def to_wandb_panels(panels: Sequence[PanelSpec], params: Sequence[str] = ()) -> 
                 wr.MediaBrowser(title=panel.title, media_keys=list(panel.keys), layout=layout)
             )
     return out
+
+
+def vocoder_panels() -> tuple[PanelSpec, ...]:
+    """Panels of vocoder runs: val/loss, Griffin-Lim vs vocoder vs ideal-phase log-spectral
+    distance from the VQ-VAE's reconstruction at n_fft 256 and 8192, mel consistency, and the
+    same files as original | Griffin-Lim | vocoder audio."""
+    trio = ("griffinlim", "vocoder", "ideal_phase")
+    return (
+        LinePanel("vocoder val/loss", ("val/loss",)),
+        BarPanel(
+            "LSD n_fft 256 from reconstructions (Griffin-Lim, vocoder, ideal phase)",
+            tuple(f"synthesis/recon/{name}/lsd_256" for name in trio),
+        ),
+        BarPanel(
+            "LSD n_fft 8192 from reconstructions (Griffin-Lim, vocoder, ideal phase)",
+            tuple(f"synthesis/recon/{name}/lsd_8192" for name in trio),
+        ),
+        BarPanel(
+            "mel consistency (Griffin-Lim, vocoder)",
+            tuple(f"synthesis/recon/{name}/mel_consistency" for name in trio[:2]),
+        ),
+        MediaPanel("original | Griffin-Lim | vocoder", VOCODER_MEDIA_KEYS),
+    )

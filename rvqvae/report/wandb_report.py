@@ -20,6 +20,7 @@ from rvqvae.report.wandb_panels import (
     DEFAULT_PARAMS,
     report_panels,
     to_wandb_panels,
+    vocoder_panels,
 )
 
 __all__ = [
@@ -111,6 +112,7 @@ def build_wandb_report(
     description: str = "",
     vqvae: bool = True,
     prior_levels: int | None = None,
+    vocoders: bool = False,
 ) -> Any:
     """A ``wandb_workspaces.reports.v2.Report`` comparing the runs of W&B group ``group``.
 
@@ -118,7 +120,8 @@ def build_wandb_report(
     rate-distortion scatter (bitrate_bps vs val/norm_l1), parallel coordinates over ``params``
     + val/norm_l1, a run comparer and a media browser on ``media_key``. With ``prior_levels``
     (the RVQ levels of the priors' VQ-VAE) a "Priors" grid follows: val/bits_per_s overall and
-    per level, unigram and raw bits/s, Fréchet distances, sample audio. Every key comes from
+    per level, unigram and raw bits/s, Fréchet distances, sample audio; with ``vocoders`` a
+    "Vocoders" grid (Griffin-Lim vs vocoder, side-by-side audio). Every key comes from
     :mod:`rvqvae.report.wandb_panels`. The runsets are filtered to ``Group == group``.
     Builds objects only (no network).
     """
@@ -145,6 +148,12 @@ def build_wandb_report(
             wr.H2(text="Priors"),
             wr.P(text="Bits per second of the codes under each prior, Fréchet distances, samples."),
             wr.PanelGrid(runsets=[runset()], panels=to_wandb_panels(prior, params)),
+        ]
+    if vocoders:
+        blocks += [
+            wr.H2(text="Vocoders"),
+            wr.P(text="Griffin-Lim vs vocoder vs ideal phase; the same files side by side."),
+            wr.PanelGrid(runsets=[runset()], panels=to_wandb_panels(vocoder_panels())),
         ]
     default_description = f"Runs of group {group}: losses, rate-distortion, codebooks."
     if prior and not vq:
@@ -180,6 +189,7 @@ def publish_wandb_report(
     echo: Callable[[str], None] = print,
     vqvae: bool = True,
     prior_levels: int | None = None,
+    vocoders: bool = False,
 ) -> str | None:
     """Build, save and print the URL of the group's W&B report; returns the URL or None.
 
@@ -205,6 +215,7 @@ def publish_wandb_report(
             title=title,
             vqvae=vqvae,
             prior_levels=prior_levels,
+            vocoders=vocoders,
         )
         report.save()
         return str(report.url)

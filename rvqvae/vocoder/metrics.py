@@ -145,3 +145,28 @@ def compare_synthesis(
             }
     out["gap_closed"] = gaps
     return out
+
+
+def flat_synthesis(result: dict[str, object]) -> dict[str, float]:
+    """Scalar keys of a :func:`compare_synthesis` result, for summary.json, reports and W&B:
+    ``synthesis/{recon,mel}/{griffinlim,vocoder,ideal_phase}/lsd_{n}``, ``.../mel_consistency``,
+    ``.../x_realtime`` and ``synthesis/{recon,mel}/gap_closed_{n}`` (the vocoder's share of the
+    Griffin-Lim -> ideal-phase LSD gap)."""
+    flat: dict[str, float] = {}
+    for source in ("mel", "recon"):
+        rows = result.get(f"from_{source}")
+        if not isinstance(rows, dict):
+            continue
+        for name, row in rows.items():
+            prefix = f"synthesis/{source}/{name}"
+            for n, value in row.get("lsd", {}).items():
+                flat[f"{prefix}/lsd_{n}"] = float(value)
+            for key in ("mel_consistency", "x_realtime"):
+                if row.get(key) is not None:
+                    flat[f"{prefix}/{key}"] = float(row[key])
+        gaps = result.get("gap_closed", {})
+        vocoder_gaps = gaps.get(f"from_{source}", {}).get("vocoder", {}) if gaps else {}
+        for n, value in vocoder_gaps.items():
+            if value is not None:
+                flat[f"synthesis/{source}/gap_closed_{n}"] = float(value)
+    return flat

@@ -37,9 +37,10 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     from rvqvae.training.checkpoint_io import AtomicCheckpointIO
     from rvqvae.training.console_callbacks import OneLineProgressBar, StartLine
     from rvqvae.training.distributed import job_num_threads, set_threads
-    from rvqvae.training.loggers import build_loggers
+    from rvqvae.training.loggers import build_loggers, log_to_wandb
     from rvqvae.training.run import ConfigError, optimizer_partials
     from rvqvae.vocoder.checkpoint import INSTALLED, run_folder_of, vocoder_entry
+    from rvqvae.vocoder.metrics import flat_synthesis
     from rvqvae.vocoder.model import VocosGenerator
     from rvqvae.vocoder_training.data import VocoderDataModule
     from rvqvae.vocoder_training.module import VocoderModule
@@ -132,6 +133,10 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     ev = plain["evaluation"]
     if int(ev["max_files"]) > 0:
         summary["synthesis"] = _evaluate(best, codec, data, ev)
+        flat = flat_synthesis(summary["synthesis"])
+        summary.update(flat)
+        log_to_wandb(trainer, flat)  # the figures beside the side-by-side audio in W&B
+        _previews(trainer, run_dir, best, codec, data, ev)
     return summary
 
 
@@ -146,6 +151,29 @@ def _install(best: Path, target: Path | None) -> Path | None:
     save_vocoder(target, loaded.generator, load_checkpoint_file(best)[VOCODER_KEY])
     log.info("vocoder installed for vocoder=auto: %s", target)
     return target
+
+
+def _previews(
+    trainer: Any, run_dir: Path, best: Path, codec: Any, data: Any, ev: dict[str, Any]
+) -> None:
+    """Original, Griffin-Lim and vocoder side by side for ``evaluation.preview_files`` validation
+    files (from the VQ-VAE reconstruction): ``previews/final/`` and W&B."""
+    from rvqvae.codec.evaluation import synthesis_clips
+    from rvqvae.vocoder.synthesize import Synthesizer, build_synthesizer
+    from rvqvae.vocoder_training.previews import log_side_by_side, write_side_by_side
+
+    count = int(ev.get("preview_files", 2))
+    if count <= 0:
+        return
+    s = codec.settings
+    audios = [f.audio for f in data.val[:count]]
+    clips = synthesis_clips(codec, audios, float(ev["max_seconds"]))
+    synths = {
+        "griffinlim": Synthesizer(s, None, int(ev["griffin_lim_iters"])),
+        "vocoder": build_synthesizer(best, s),
+    }
+    written = write_side_by_side(run_dir, clips, synths, s.sample_rate)
+    log_side_by_side(trainer, written, s.sample_rate)
 
 
 def _evaluate(best: Path, codec: Any, data: Any, ev: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from rvqvae.report.wandb_panels import (
     ScatterPanel,
     panel_keys,
     report_panels,
+    vocoder_panels,
 )
 from rvqvae.report.wandb_report import build_wandb_report
 from tests.helpers import WANDB_OFFLINE, WandbLogged, read_summary, train_here, wandb_logged
@@ -74,6 +75,13 @@ def test_prior_panel_keys_were_logged(prior_wandb_run: Path) -> None:
     _, prior_panels = report_panels(vqvae=False, prior_levels=levels)
     missing = missing_keys(prior_panels, (), logged)
     assert missing == [], f"the prior run never logged these W&B Report keys: {missing}"
+
+
+def test_vocoder_panel_keys_were_logged(tiny_vocoder) -> None:
+    """The vocoder grid's keys (val/loss, synthesis figures, the side-by-side audio) were all
+    recorded by the tiny vocoder run (``logger=wandb``, offline)."""
+    missing = missing_keys(vocoder_panels(), (), wandb_logged(tiny_vocoder.run))
+    assert missing == [], f"the vocoder run never logged these W&B Report keys: {missing}"
 
 
 def test_the_check_catches_keys_no_run_logged(wandb_vqvae_run: Path) -> None:
@@ -133,3 +141,10 @@ def test_every_report_panel_comes_from_the_panel_list(
     count, keys = _built_keys(report)
     assert count == len(vq) + len(prior)
     assert keys == panel_keys([*vq, *prior], DEFAULT_PARAMS)
+
+
+def test_the_vocoder_grid_comes_from_the_panel_list() -> None:
+    report = build_wandb_report("g", "me", "p", vqvae=False, vocoders=True)
+    count, keys = _built_keys(report)
+    assert count == len(vocoder_panels())
+    assert keys == panel_keys(vocoder_panels())

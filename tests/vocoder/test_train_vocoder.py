@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
+import pytest
+
 from rvqvae.vocoder.checkpoint import installed_vocoder, load_vocoder
 
 
@@ -43,9 +46,34 @@ def test_summary_compares_griffin_lim_vocoder_and_ideal_phase(tiny_vocoder) -> N
         assert set(synthesis["gap_closed"][source]) == {"vocoder"}
 
 
+def test_side_by_side_previews_and_report_section(tiny_vocoder, tmp_path) -> None:
+    """The run writes original | Griffin-Lim | vocoder WAVs of the same validation file, and the
+    local report shows the run under Vocoders (not as a VQ-VAE) with its own figures."""
+    import soundfile as sf
+
+    from rvqvae.report.local import write_local_report
+    from rvqvae.report.runs import collect_runs
+
+    folder = tiny_vocoder.run / "previews" / "final"
+    audio = {k: sf.read(folder / f"0_{k}.wav") for k in ("original", "griffinlim", "vocoder")}
+    lengths = {len(a) for a, _ in audio.values()}
+    assert len(lengths) == 1 and lengths.pop() > 0
+    assert not np.array_equal(audio["griffinlim"][0], audio["vocoder"][0])
+    summary = tiny_vocoder.summary
+    assert summary["synthesis/recon/vocoder/lsd_256"] == pytest.approx(
+        summary["synthesis"]["from_recon"]["vocoder"]["lsd"]["256"]
+    )
+    runs = collect_runs([tiny_vocoder.run])
+    assert [r.kind for r in runs] == ["vocoder"]
+    md, _ = write_local_report(runs, tmp_path / "report")
+    text = md.read_text()
+    assert "## Vocoders" in text and "## Runs" not in text
+    assert f"{summary['synthesis/recon/vocoder/lsd_256']:.3f}" in text
+    assert "0_vocoder" in text and "0_griffinlim" in text
+
+
 def test_adversarial_stage_trains_on_tiny_data(tiny_vocoder, tmp_path) -> None:
-    from tests.helpers import train_here
-    from tests.vocoder.conftest import TINY_VOCODER
+    from tests.helpers import TINY_VOCODER, train_here
 
     overrides = [
         f"vqvae={tiny_vocoder.vqvae / 'checkpoints' / 'best.ckpt'}",
