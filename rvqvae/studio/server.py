@@ -94,7 +94,7 @@ def start(cfg: dict[str, Any], output: str, block: bool = False, warm: bool = Tr
         out,
         elapsed,
     )
-    if warm:
+    if warm and cfg.get("warm_up", True):
         threading.Thread(target=engine.warm_up, daemon=True, name="studio-warm-up").start()
     studio = Studio(url, demo, engine, catalog, elapsed)
     if block:
