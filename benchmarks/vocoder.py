@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/vocoder.py [--seconds 30] [--size small|large] [--ckpt PATH]
 
-Without ``--ckpt`` the generator has the ``conf/vocoder/<size>.yaml`` shape and random
+Without ``--ckpt`` the generator has the ``conf/vocoder_presets/<size>.yaml`` shape and random
 weights (speed only: the cost does not depend on the weights). The mel is a random 48 kHz /
 hop 512 log-mel; both run with torch's default thread count (2 on the 2-core machine); the
 best of ``--rounds`` rounds is reported. Target: the vocoder >= 50x real time on 2 cores.
@@ -32,9 +32,10 @@ def _generator(size: str, ckpt: str | None):  # noqa: ANN202
 
     if ckpt:
         return load_vocoder(ckpt)
-    shape = yaml.safe_load((REPO / "conf" / "vocoder" / f"{size}.yaml").read_text())["model"]
+    presets = REPO / "conf" / "vocoder_presets"
+    shape = yaml.safe_load((presets / f"{size}.yaml").read_text())["model"]
     if size != "small":
-        base = yaml.safe_load((REPO / "conf" / "vocoder" / "small.yaml").read_text())["model"]
+        base = yaml.safe_load((presets / "small.yaml").read_text())["model"]
         shape = {**base, **shape}
     s = MelSettings()
     return LoadedVocoder(VocosGenerator(s.n_mels, s.n_fft, s.hop_length, **shape).eval(), s)

@@ -14,8 +14,10 @@ import hydra
 from omegaconf import DictConfig
 
 import rvqvae  # noqa: F401  (registers the OmegaConf resolvers before composition)
+from rvqvae.vocoder_training.presets import register_vocoder_presets
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+register_vocoder_presets()  # the vocoder/ group (conf/vocoder_presets/): this app's alone
 log = logging.getLogger("rvqvae.train_vocoder")
 
 

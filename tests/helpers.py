@@ -89,6 +89,10 @@ def compose_train(overrides: list[str], run_dir: Path, job_name: str = "train") 
 
     import rvqvae  # noqa: F401  (registers the resolvers)
 
+    if job_name == "train_vocoder":  # its vocoder/ group, as the entry point registers it
+        from rvqvae.vocoder_training.presets import register_vocoder_presets
+
+        register_vocoder_presets()
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3", job_name=job_name):
         cfg = compose(job_name, overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):

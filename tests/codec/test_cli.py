@@ -30,9 +30,11 @@ def test_encode_decode_cli_round_trip(trained, tmp_path) -> None:
     (log_file,) = (tmp_path / "outputs" / "encode").glob("*/*/encode.log")
     assert log_file.read_text().count(" -> ") == 2
     args = [f"ckpt={ckpt}", f"input={codes_b}", "output=dec", "levels=2", "griffin_lim_iters=2"]
+    args.append("vocoder=griffinlim")  # a plain key here, not train_vocoder's vocoder group
     proc = run_module("rvqvae.decode", args, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "decoded 1 file(s)" in proc.stdout
+    assert "vocoder=griffinlim" in proc.stdout + proc.stderr
     info = sf.info(tmp_path / "dec" / "b.wav")
     assert info.samplerate == 48000
     assert info.frames == round(39000 * 48000 / 22050)
