@@ -32,3 +32,15 @@ def loaded_prior(prior_run: Path) -> Any:
 def tones(tiny_run) -> list[Path]:
     """The tiny run's training audio (6 tones of 2 s)."""
     return sorted(tiny_run.audio.rglob("*.wav"))
+
+
+@pytest.fixture(scope="session")
+def tone_codes(codec, tones, tmp_path_factory) -> list[Path]:
+    """Grid codes files of the first three tones, encoded once (inputs that need no encoding)."""
+    from rvqvae.codec.format import save_codes
+    from rvqvae.codec.grid import encode_grid_file
+
+    folder = tmp_path_factory.mktemp("tone_codes")
+    return [
+        save_codes(encode_grid_file(codec, t), folder / f"{t.stem}.codes.npz") for t in tones[:3]
+    ]

@@ -51,23 +51,26 @@ def test_edit_cli_inpaints_and_its_output_edits_again(prior_run, tones, tmp_path
     assert (result.grid[:, :9] == torch.from_numpy(codes.grid[:, :9].astype("int64"))).all()
 
 
-def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tones, tmp_path) -> None:
+def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tone_codes, tmp_path) -> None:
     codec, loaded = load_models(str(tiny_run.ckpt), "cpu", "show")
     assert loaded is None
+    a, b = tone_codes[1], str(tone_codes[2])
     extra = {
-        "swap_levels": {"b": str(tones[2])},
-        "blend": {"b": str(tones[2]), "range": [0.3, 1.0]},
-        "splice": {"b": str(tones[2]), "parts": ["a:0-0.5", "b:1-*2"]},
+        "swap_levels": {"b": b},
+        "blend": {"b": b, "range": [0.3, 1.0]},
+        "splice": {"b": b, "parts": ["a:0-0.5", "b:1-*2"]},
     }
+    results = {}
     for op in ("show", *extra):
-        cfg = _cfg(tiny_run.ckpt, tones[1], tmp_path, op=op, **extra.get(op, {}))
-        for r in operate(cfg, codec, loaded):
-            assert r.history[-1]["op"] == op and r.history[0] == {"encoded": tones[1].name}
+        results[op] = operate(
+            _cfg(tiny_run.ckpt, a, tmp_path, op=op, **extra.get(op, {})), codec, None
+        )
+        for r in results[op]:
+            assert r.history[-1]["op"] == op and r.history[-1]["inputs"][0]["path"] == str(a)
             assert r.grid.shape[1] * 16 * codec.settings.hop_length >= r.num_samples
-    splice = operate(
-        _cfg(tiny_run.ckpt, tones[1], tmp_path, **extra["splice"], op="splice"), codec, None
-    )
-    assert splice[0].grid.shape[1] == 3 + 2 * 6 and len(splice[0].marks_s) == 2
+    (splice,) = results["splice"]
+    assert splice.grid.shape[1] == 3 + 2 * 6 and len(splice.marks_s) == 2
+    assert len(results["swap_levels"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -82,11 +85,11 @@ def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tones, tmp_
         ({"a": "missing.wav"}, "a=missing.wav: no such codes or audio file"),
     ],
 )
-def test_bad_settings_are_one_line(prior_run, tones, tmp_path, overrides, message) -> None:
+def test_bad_settings_are_one_line(prior_run, tone_codes, tmp_path, overrides, message) -> None:
     ckpt = prior_run / "checkpoints" / "best.ckpt"
     codec, loaded = _models(ckpt)
     with pytest.raises(EditError) as err:
-        operate(_cfg(ckpt, tones[0], tmp_path, **overrides), codec, loaded)
+        operate(_cfg(ckpt, tone_codes[0], tmp_path, **overrides), codec, loaded)
     line = one_line(err.value)
     assert message in line and "\n" not in line
 
