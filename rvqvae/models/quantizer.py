@@ -49,6 +49,10 @@ class QuantizerWrapper(nn.Module):
     uniformly from ``cutoff_index + 1 .. Q``; the dropped levels' indices are -1), so the
     decoder learns to decode partial sums - what decoding with fewer levels feeds it. Eval mode
     always uses every level.
+
+    ``use_cosine_sim``: l2-normalised inputs and codebooks (the library's cosine-similarity
+    codebooks); ``rotation_trick``: gradients through the quantizer by the rotation trick
+    (``None``: the library's default, on for ``dim > 1``; ``False``: straight-through).
     """
 
     def __init__(
@@ -64,6 +68,8 @@ class QuantizerWrapper(nn.Module):
         sync_codebook: bool | None = None,
         quantize_dropout: bool = False,
         quantize_dropout_cutoff_index: int = 0,
+        use_cosine_sim: bool = False,
+        rotation_trick: bool | None = None,
     ) -> None:
         super().__init__()
         check_int("dim", dim, 1)
@@ -74,6 +80,9 @@ class QuantizerWrapper(nn.Module):
         if commitment_weight < 0:
             raise ValueError(f"commitment_weight must be >= 0, got {commitment_weight!r}")
         _check_quantize_dropout(quantize_dropout, quantize_dropout_cutoff_index, num_quantizers)
+        for name, value in (("use_cosine_sim", use_cosine_sim), ("rotation_trick", rotation_trick)):
+            if not (isinstance(value, bool) or (value is None and name == "rotation_trick")):
+                raise ValueError(f"{name} must be true or false, got {value!r}")
         self.dim = dim
         self.codebook_size = codebook_size
         self.num_quantizers = num_quantizers
@@ -92,6 +101,8 @@ class QuantizerWrapper(nn.Module):
             sync_codebook=sync_codebook,
             quantize_dropout=self.quantize_dropout,
             quantize_dropout_cutoff_index=self.quantize_dropout_cutoff_index,
+            use_cosine_sim=use_cosine_sim,
+            rotation_trick=rotation_trick,
         )
         self.last_level_losses: Tensor = torch.zeros(num_quantizers)
 

@@ -136,6 +136,8 @@ class ConvVQVAE(nn.Module):
         sync_codebook: bool | None = None,
         quantize_dropout: bool = False,
         quantize_dropout_cutoff_index: int = 0,
+        use_cosine_sim: bool = False,
+        rotation_trick: bool | None = None,
     ) -> None:
         super().__init__()
         check_int("codebook_dim", codebook_dim, 1)
@@ -159,6 +161,8 @@ class ConvVQVAE(nn.Module):
             sync_codebook=sync_codebook,
             quantize_dropout=quantize_dropout,
             quantize_dropout_cutoff_index=quantize_dropout_cutoff_index,
+            use_cosine_sim=use_cosine_sim,
+            rotation_trick=rotation_trick,
         )
         self.decoder = VQDecoder(codebook_dim=codebook_dim, dropout=dropout)
         self._spatial_shape: tuple[int, int] | None = None

@@ -31,6 +31,8 @@ MODEL_KEYS = (
     "kmeans_iters",
     "quantize_dropout",  # absent from checkpoints written before it existed: off
     "quantize_dropout_cutoff_index",
+    "use_cosine_sim",  # absent from older checkpoints: false
+    "rotation_trick",  # absent from older checkpoints: null (the library's default, on)
 )
 
 
