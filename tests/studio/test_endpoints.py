@@ -187,3 +187,15 @@ def test_edit_inpaints_with_the_prior_and_refuses_it_without_one(client, prior_r
         client, vqvae, "inpaint", a["value"], None, None, None, *settings, api_name="/edit"
     )
     assert "choose a prior run" in message
+
+
+def test_the_server_serves_no_file_it_did_not_write(studio, tiny_run):
+    """gradio's file route answers 403 outside the session's output and its own cache: system
+    files, the repository, and even a run's own files (the page serves copies it made)."""
+    import urllib.error
+    import urllib.request
+
+    for path in ("/etc/passwd", str(tiny_run.ckpt), f"{studio.engine.settings.output}/../x"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{studio.url}gradio_api/file={path}", timeout=10)
+        assert info.value.code == 403
