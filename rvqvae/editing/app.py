@@ -133,7 +133,15 @@ def _operate(
     stem = cfg.get("name") or f"{Path(a.name).name.split('.')[0]}_{op}"
     base = {"op": op, "inputs": [_input(a, True)] + ([_input(b, False)] if b else [])}
     if op == "show":
-        return [Result(a.grid, a.num_samples, stem, base, [], "the code grid view")]
+        from rvqvae.editing.view import code_usage
+
+        usage = code_usage(a.grid, codec.model.codebook_size)
+        line = "; ".join(
+            f"level {q}: {u['used']}/{codec.model.codebook_size} codes, perplexity "
+            f"{u['perplexity']:.1f}"
+            for q, u in enumerate(usage)
+        )
+        return [Result(a.grid, a.num_samples, stem, base, [], line)]
     if op == "swap_levels":
         assert b is not None
         k = check_level(cfg["levels"], a.levels, "levels")

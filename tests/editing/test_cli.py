@@ -4,6 +4,7 @@ edited again in-process), every op through the job's settings, and one line per 
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,9 @@ def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tone_codes,
     (splice,) = results["splice"]
     assert splice.grid.shape[1] == 3 + 2 * 6 and len(splice.marks_s) == 2
     assert len(results["swap_levels"]) == 2
+    used = [int(m) for m in re.findall(r"level \d: (\d+)/", results["show"][0].line)]
+    grid = results["show"][0].grid
+    assert used == [len(torch.unique(grid[..., q])) for q in range(grid.shape[2])]
 
 
 @pytest.mark.parametrize(
