@@ -66,7 +66,11 @@ def main() -> None:
         driver = browser.chromium(1280, 1500)
         try:
             driver.get(studio.url)
-            browser.wait(driver, 30, lambda d: d.find_elements(By.ID, "runs-table"))
+            browser.wait(
+                driver,
+                30,
+                lambda d: "val/norm_l1" in d.find_element(By.ID, "runs-table").text,
+            )
             save(driver, out / "studio_runs.png")
 
             browser.open_tab(driver, "Listen")
