@@ -20,7 +20,6 @@ sys.path.insert(0, str(REPO))
 from rvqvae.studio.server import start  # noqa: E402
 from tests.studio import browser  # noqa: E402
 
-
 BOTTOM = (
     "return Math.max(...[...document.querySelectorAll('.block')]"
     ".filter(e => e.offsetParent).map(e => e.getBoundingClientRect().bottom + window.scrollY))"
