@@ -65,7 +65,10 @@ def test_ddp_two_cpu_ranks_match_single_process(
     _assert_ranks_identical(ddp)
     summary, reference = read_summary(ddp), read_summary(single)
     assert summary["status"] == "completed" and summary["epochs"] == 2
-    assert summary.keys() == reference.keys()
+    # the reference also ran the end-of-run listening test (tests/conftest.py PERCEPTUAL_ON),
+    # which debug=fast leaves off here
+    perceptual = {"perceptual", "val/visqol", "val/visqol_ceiling", "val/lsd", "val/lsd_ceiling"}
+    assert summary.keys() == reference.keys() - perceptual
     assert summary["codebook"].keys() == reference["codebook"].keys()
     assert _columns(ddp) == _columns(single)
     assert summary["num_quantizers"] == reference["num_quantizers"]
