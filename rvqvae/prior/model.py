@@ -238,7 +238,7 @@ class FlatPrior(CodePrior):
                 x = F.embedding(out[:, c, slot] + level * k, self.code_emb.weight)
                 x = x + self.above_step(out[:, start + col - 1, target] if col else None, target)
                 x = x + self.column_emb.weight[col] + self.slot_emb.weight[target]
-                h = self.transformer(x[:, None], cache)
+                h = self.transformer.step(x[:, None], cache)
                 logits = self.slot_logits(h[:, -1], target)
             if progress is not None:
                 progress(c + 1)
@@ -307,7 +307,10 @@ class DepthPrior(CodePrior):
                 inputs = self._column_inputs(out[:, start:c], True, 0)
             else:
                 inputs = self._column_inputs(out[:, c - 1 : c], False, c - start)
-            context = self.temporal(inputs, cache)[:, -1]  # [B, d]
+            if inputs.shape[1] == 1 and cache.length:  # one column after the prefill
+                context = self.temporal.step(inputs, cache)[:, -1]  # [B, d]
+            else:
+                context = self.temporal(inputs, cache)[:, -1]
             above = self.above_inputs(out[:, c - 1 : c + 1] if c > start else out[:, c : c + 1])
             above = above[:, -1]  # [B, S, d]: the previous column's codes (none at window start)
             depth_cache.reset()
@@ -318,7 +321,7 @@ class DepthPrior(CodePrior):
                     level = self._slot_levels[slot]
                     code = F.embedding(out[:, c, slot] + level * k, self.code_emb.weight)
                     x = context + code + above[:, slot + 1] + self.slot_emb.weight[slot + 1]
-                    h = self.depth(x[:, None], depth_cache)
+                    h = self.depth.step(x[:, None], depth_cache)
             if progress is not None:
                 progress(c + 1)
         return out

@@ -39,7 +39,9 @@ class SamplingSettings:
 
 def filter_logits(logits: Tensor, settings: SamplingSettings) -> Tensor:
     """Logits ``[B, K]`` scaled by the temperature, with codes outside top-k / top-p at -inf."""
-    logits = logits.float() / settings.temperature
+    logits = logits.float()
+    if settings.temperature != 1.0:  # x / 1.0 == x: no op (and no new tensor) per token
+        logits = logits / settings.temperature
     k = logits.shape[-1]
     if 0 < settings.top_k < k:
         kth = torch.topk(logits, settings.top_k, dim=-1).values[..., -1:]

@@ -7,6 +7,7 @@ attending to every cached position (the attention math itself is SDPA's).
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -73,6 +74,21 @@ class Block(nn.Module):
         x = x + self.drop(self.out(y.transpose(1, 2).reshape(b, t, d)))
         return x + self.drop(self.mlp(self.norm2(x)))
 
+    def step(self, x: Tensor, cache: KVCache, layer: int) -> Tensor:
+        """:meth:`forward` of one position ``[B, 1, d]`` after a prefill, in eval mode: the same
+        operations in the same order (so the same numbers), without the module calls and the
+        (inactive) dropouts that made up much of a sampling step's time at batch 1."""
+        b, _, d = x.shape
+        n1, n2, up, down = self.norm1, self.norm2, self.mlp[0], self.mlp[2]
+        h = F.layer_norm(x, n1.normalized_shape, n1.weight, n1.bias, n1.eps)
+        qkv = F.linear(h, self.qkv.weight, self.qkv.bias).view(b, 1, 3, self.n_heads, -1)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        k, v = cache.update(layer, k, v)
+        y = F.scaled_dot_product_attention(q, k, v)
+        x = x + F.linear(y.transpose(1, 2).reshape(b, 1, d), self.out.weight, self.out.bias)
+        h = F.layer_norm(x, n2.normalized_shape, n2.weight, n2.bias, n2.eps)
+        return x + F.linear(F.gelu(F.linear(h, up.weight, up.bias)), down.weight, down.bias)
+
 
 class Transformer(nn.Module):
     """A stack of :class:`Block` with a final LayerNorm; ``cache`` makes it incremental."""
@@ -86,6 +102,18 @@ class Transformer(nn.Module):
 
     def new_cache(self, batch: int, max_len: int, like: Tensor) -> KVCache:
         return KVCache(len(self.blocks), batch, self.n_heads, max_len, self.head_dim, like)
+
+    def step(self, x: Tensor, cache: KVCache) -> Tensor:
+        """One position ``[B, 1, d]`` after a prefill of ``cache``: :meth:`forward`'s numbers
+        (eval mode: dropout off), via :meth:`Block.step` (falls back to :meth:`forward` in
+        training mode or under autograd)."""
+        if self.training or torch.is_grad_enabled() or not cache.length:
+            return self(x, cache)
+        for i, block in enumerate(self.blocks):
+            x = block.step(x, cache, i)
+        cache.advance(1)
+        norm = self.norm
+        return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
 
     def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
         for i, block in enumerate(self.blocks):
