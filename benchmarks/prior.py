@@ -16,6 +16,9 @@ slots per column, 5.86 columns per second of audio.
   warm-up step, then up to 10 timed steps within a 30 s budget (about 2 s a step on 2 idle cores).
 - *sample*: ``prior.generate`` (KV cache) with ``make_picker(SamplingSettings(), ...)``, batch 4,
   on one intra-op thread as ``rvqvae.prior.evaluation.sample`` runs it.
+- *batch 1*: the same for one sample (``sample_b1_*``: codes x real time = seconds of audio per
+  second of sampling), best of 2 runs on 1 intra-op thread and on 2; the load average beside it
+  (on a shared machine 2 threads lose badly: spinning workers wait for a core).
 - *no cache*: the same picks drawn by recomputing the transformer over the whole prefix for
   every token, over a short length; the cached run of that same length gives the speed-up.
 - *generate*: ``rvqvae.generate``'s defaults (conf/generate.yaml: 4 samples x 8 s, Griffin-Lim
@@ -191,6 +194,13 @@ def sampling_speed(
         uncached_s, uncached = timed(
             lambda: sample_uncached(prior, SAMPLE_BATCH, nocache_columns, _picker())
         )
+        single = {}  # batch 1 (one sample, as rvqvae.generate's studio and editing draw it)
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            prior.generate(1, 2, _picker())  # warm-up
+            single[threads] = min(
+                timed(lambda: prior.generate(1, columns, _picker()))[0] for _ in range(2)
+            )
     short_tokens = SAMPLE_BATCH * nocache_columns * s
     return {
         "prior.sample_tokens_per_s": SAMPLE_BATCH * columns * s / long_s,
@@ -198,6 +208,11 @@ def sampling_speed(
         "prior.sample_batch": SAMPLE_BATCH,
         "prior.sample_columns": columns,
         "prior.sample_threads": SAMPLING_THREADS,
+        "prior.sample_b1_tokens_per_s": columns * s / single[SAMPLING_THREADS],
+        "prior.sample_b1_codes_x_realtime": columns * column_s / single[SAMPLING_THREADS],
+        "prior.sample_b1_codes_x_realtime_1thread": columns * column_s / single[1],
+        "prior.sample_b1_codes_x_realtime_2threads": columns * column_s / single[2],
+        "prior.sample_b1_load_average": load_average(),
         "prior.nocache_columns": nocache_columns,
         "prior.nocache_tokens_per_s": short_tokens / uncached_s,
         "prior.cache_tokens_per_s_same_length": short_tokens / short_s,
@@ -270,7 +285,9 @@ def run(
         f"prior {r['prior.size']} ({r['prior.params']:,} params, {r['prior.torch_threads']} "
         f"threads): train {r['prior.train_tokens_per_s']:,.0f} tok/s; sample "
         f"{r['prior.sample_tokens_per_s']:,.0f} tok/s ({r['prior.sample_codes_x_realtime']:.1f}x "
-        f"real time), no cache {r['prior.nocache_tokens_per_s']:,.0f} tok/s "
+        f"real time; batch 1: {r['prior.sample_b1_codes_x_realtime']:.1f}x on 1 thread, "
+        f"{r['prior.sample_b1_codes_x_realtime_2threads']:.1f}x on 2), no cache "
+        f"{r['prior.nocache_tokens_per_s']:,.0f} tok/s "
         f"(cache {r['prior.cache_speedup']:.1f}x over {nocache_columns} columns); generate "
         f"{r['prior.generate_samples']} x {r['prior.generate_seconds']:g} s in "
         f"{r['prior.generate_wall_s']:.1f} s (codes {r['prior.generate_codes_s']:.1f}, decode "
