@@ -85,7 +85,8 @@ def _synthesis(cfg: dict[str, Any], codec: Any, files: list[str]) -> dict[str, A
     log.info("audio: %s", synth.describe())
     s = codec.settings
     audios = [load_audio(f, s.sample_rate, codec.normalize_peak) for f in files[:count]]
-    return synthesis_comparison(codec, audios, synth, gl_iters, float(cfg["synthesis_seconds"]))
+    seconds, visqol = float(cfg["synthesis_seconds"]), bool(cfg.get("synthesis_visqol", True))
+    return synthesis_comparison(codec, audios, synth, gl_iters, seconds, visqol)
 
 
 def _perceptual(cfg: dict[str, Any], codec: Any, files: list[str]) -> dict[str, Any] | None:

@@ -255,18 +255,23 @@ def synthesis_comparison(
     synthesizer: Synthesizer,
     griffin_lim_iters: int = 32,
     max_seconds: float = 4.0,
+    visqol: bool = False,
 ) -> dict[str, Any]:
     """Griffin-Lim, ``synthesizer`` (when it is a vocoder) and the ideal-phase reference on the
     first ``max_seconds`` of each of ``audios`` (peak-normalised, the codec's sample rate), from
-    the analysis mel and from the VQ-VAE's reconstruction (:mod:`rvqvae.vocoder.metrics`)."""
+    the analysis mel and from the VQ-VAE's reconstruction (:mod:`rvqvae.vocoder.metrics`); with
+    ``visqol`` each row also has ``visqol``, the output's ViSQOL against the original (nearly
+    blind to phase: for completeness, the LSD is what judges a vocoder)."""
     from rvqvae.vocoder.metrics import compare_synthesis
+    from rvqvae.vocoder.perceptual import visqol as visqol_score
 
     s = codec.settings
     clips = synthesis_clips(codec, audios, max_seconds)
     synths = {"griffinlim": Synthesizer(s, None, griffin_lim_iters)}
     if synthesizer.kind == "vocoder":
         synths["vocoder"] = synthesizer
-    result = compare_synthesis(clips, synths, s)
+    extra = {"visqol": lambda a, b: visqol_score(a, b, s.sample_rate)} if visqol else None
+    result = compare_synthesis(clips, synths, s, extra=extra)
     result["vocoder"] = synthesizer.describe()
     return result
 

@@ -171,8 +171,8 @@ def compare_synthesis(
 def flat_synthesis(result: dict[str, object]) -> dict[str, float]:
     """Scalar keys of a :func:`compare_synthesis` result, for summary.json, reports and W&B:
     ``synthesis/{recon,mel}/{griffinlim,vocoder,ideal_phase}/lsd_{n}``, ``.../mel_consistency``,
-    ``.../x_realtime`` and ``synthesis/{recon,mel}/gap_closed_{n}`` (the vocoder's share of the
-    Griffin-Lim -> ideal-phase LSD gap)."""
+    ``.../x_realtime``, ``.../visqol`` (when measured) and ``synthesis/{recon,mel}/gap_closed_{n}``
+    (the vocoder's share of the Griffin-Lim -> ideal-phase LSD gap)."""
     flat: dict[str, float] = {}
     for source in ("mel", "recon"):
         rows = result.get(f"from_{source}")
@@ -182,7 +182,7 @@ def flat_synthesis(result: dict[str, object]) -> dict[str, float]:
             prefix = f"synthesis/{source}/{name}"
             for n, value in row.get("lsd", {}).items():
                 flat[f"{prefix}/lsd_{n}"] = float(value)
-            for key in ("mel_consistency", "x_realtime"):
+            for key in ("mel_consistency", "x_realtime", "visqol"):
                 if row.get(key) is not None:
                     flat[f"{prefix}/{key}"] = float(row[key])
         gaps = result.get("gap_closed", {})

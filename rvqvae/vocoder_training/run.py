@@ -184,7 +184,8 @@ def _evaluate(best: Path, codec: Any, data: Any, ev: dict[str, Any]) -> dict[str
     vocoder = build_synthesizer(best, codec.settings)
     audios = [f.audio for f in data.val[: int(ev["max_files"])]]
     gl_iters = int(ev["griffin_lim_iters"])
-    result = synthesis_comparison(codec, audios, vocoder, gl_iters, float(ev["max_seconds"]))
+    seconds, visqol = float(ev["max_seconds"]), bool(ev.get("visqol", True))
+    result = synthesis_comparison(codec, audios, vocoder, gl_iters, seconds, visqol)
     log.info("vocoder vs Griffin-Lim: %s", json.dumps(result.get("gap_closed")))
     return result
 

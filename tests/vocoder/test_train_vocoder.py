@@ -42,6 +42,7 @@ def test_summary_compares_griffin_lim_vocoder_and_ideal_phase(tiny_vocoder) -> N
         for row in rows.values():
             assert set(row["lsd"]) == {str(n) for n in synthesis["lsd_sizes"]}
             assert all(v >= 0 for v in row["lsd"].values())
+            assert 1.0 <= row["visqol"] <= 4.75  # ViSQOL's MOS-LQO scale
         assert rows["vocoder"]["x_realtime"] > 0
         assert set(synthesis["gap_closed"][source]) == {"vocoder"}
 
