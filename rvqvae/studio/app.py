@@ -1,21 +1,22 @@
 """The page: Runs, Listen, Generate and Edit tabs over a :class:`~rvqvae.studio.engine.Engine`.
 
 gradio is imported here only inside functions (it is the ``studio`` extra). Every handler turns
-an error into its one-line message shown in the page (:class:`gradio.Error`); long handlers
-report progress and stop on the Stop button; the queue runs ``concurrency`` requests of each
-kind at once, so one generation does not hold the page for others.
+an error into its one-line message shown in the page (:class:`gradio.Error`); long work (listen,
+generate, edit) reports progress and stops on its tab's Stop button (:mod:`.ui`); the queue runs
+``concurrency`` requests of each kind at once, so one generation does not hold the page for
+others.
 """
 
 # no ``from __future__ import annotations``: gradio reads the handlers' annotations
 # (``gr.Request``) at run time to know what to inject
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rvqvae.studio.catalog import COLUMNS, PRIOR, Catalog
 from rvqvae.studio.engine import Engine
 from rvqvae.studio.generation import run_generate
-from rvqvae.studio.ui import fail, run_in_thread
+from rvqvae.studio.ui import fail, run_stoppable, session_of, stop_button
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -25,7 +26,7 @@ TITLE = "rvqvae studio"
 
 def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blocks":
     """The Blocks of the page (not launched); API names: ``runs``, ``run_files``, ``listen``,
-    ``prior_files``, ``generate``, ``stop`` and the Edit tab's."""
+    ``stop_listen``, ``prior_files``, ``generate``, ``stop`` and the Edit tab's."""
     import gradio as gr
 
     from rvqvae.studio.edit_tab import build_edit_tab
@@ -59,31 +60,39 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
             gr.update(maximum=levels, value=levels),
         )
 
-    def listen(
+    async def listen(
         run_path: str,
         file: str | None,
         upload: str | None,
         levels: float,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's injection)
-    ) -> tuple[Any, ...]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         try:
             run = catalog.get(run_path, "vqvae")
             source = engine.audio_source(run, file, upload)
-            out = engine.listen(run, source, int(levels), lambda f, d: progress(f, desc=d))
         except Exception as exc:
             raise fail(exc) from None
-        f = out.files
-        return (
-            str(f["original"]),
-            str(f["original_mel"]),
-            str(f["griffinlim"]),
-            str(f["vocoder"]) if "vocoder" in f else None,
-            str(f["recon_mel"]),
-            str(f["grid"]),
-            out.note(),
-        )
+        session = session_of(request)
+        async for _, out in run_stoppable(
+            engine,
+            session,
+            "listen",
+            lambda p, _: engine.listen(run, source, int(levels), p),
+            progress,
+        ):
+            f = out.files
+            yield (
+                str(f["original"]),
+                str(f["original_mel"]),
+                str(f["griffinlim"]),
+                str(f["vocoder"]) if "vocoder" in f else None,
+                str(f["recon_mel"]),
+                str(f["grid"]),
+                out.note(),
+            )
 
-    def generate(
+    async def generate(
         prior_path: str,
         seconds: float,
         temperature: float,
@@ -96,7 +105,7 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
         vocoder: bool,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's injection)
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         try:
             run = catalog.get(prior_path, PRIOR)
             prompt = None
@@ -116,10 +125,13 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
             }
         except Exception as exc:
             raise fail(exc) from None
-        session = request.session_hash or "default"
         skip = gr.skip()
-        for kind, out in run_in_thread(
-            lambda p, a: run_generate(engine, run, ask, session, p, a), progress
+        async for kind, out in run_stoppable(
+            engine,
+            session_of(request),
+            "generate",
+            lambda p, a: run_generate(engine, run, ask, p, a),
+            progress,
         ):
             f = out.files
             if kind == "audio":
@@ -127,12 +139,11 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
             else:
                 yield str(f["audio"]), str(f["mel"]), str(f["grid"]), str(f["codes"]), out.note()
 
-    def stop(request: gr.Request) -> str:
-        engine.cancel(request.session_hash or "default")
-        return "stopping at the next column"
-
     headers, rows = catalog.table()
     levels = 3
+    # each event's own limit rather than demo.queue(default_concurrency_limit=...), which
+    # rebuilds gradio's whole app once more (0.1 s of the start on an idle machine)
+    limit = {"concurrency_limit": max(1, int(concurrency))}
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(
             f"# {TITLE}\nRuns under: "
@@ -163,7 +174,9 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
                     type="filepath", sources=["upload"], label="or upload a file", scale=2
                 )
                 l_levels = gr.Slider(1, levels, value=levels, step=1, label="first k levels")
-            l_go = gr.Button("Listen", variant="primary", elem_id="listen-button")
+            with gr.Row():
+                l_go = gr.Button("Listen", variant="primary", elem_id="listen-button")
+                l_stop = gr.Button("Stop", variant="stop", elem_id="listen-stop")
             with gr.Row():
                 with gr.Column():
                     o_orig = gr.Audio(label="original", type="filepath", interactive=False)
@@ -197,7 +210,7 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
                     g_psec = gr.Number(None, label="prompt seconds (empty = whole file)")
             with gr.Row():
                 g_go = gr.Button("Generate", variant="primary", elem_id="generate-button")
-                g_stop = gr.Button("Stop", variant="stop")
+                g_stop = gr.Button("Stop", variant="stop", elem_id="generate-stop")
             g_audio = gr.Audio(label="sample", type="filepath", elem_id="generated-audio")
             with gr.Row():
                 g_mel = gr.Image(label="mel", type="filepath")
@@ -205,26 +218,28 @@ def build_app(catalog: Catalog, engine: Engine, concurrency: int = 2) -> "gr.Blo
             g_grid = gr.Image(label="code grid", type="filepath", elem_id="generated-grid")
             g_notes = gr.Textbox(label="notes", lines=2, interactive=False)
         with gr.Tab("Edit", id="edit"):
-            build_edit_tab(catalog, engine)
+            build_edit_tab(catalog, engine, limit)
 
-        refresh.click(runs_table, None, [table, notes, l_run, g_run], api_name="runs")
-        l_run.change(file_choices, l_run, [l_file, l_levels], api_name="run_files")
-        l_go.click(
+        refresh.click(runs_table, None, [table, notes, l_run, g_run], api_name="runs", **limit)
+        l_run.change(file_choices, l_run, [l_file, l_levels], api_name="run_files", **limit)
+        lis = l_go.click(
             listen,
             [l_run, l_file, l_upload, l_levels],
             [o_orig, o_orig_mel, o_gl, o_voc, o_rec_mel, o_grid, l_notes],
             api_name="listen",
+            **limit,
         )
+        stop_button(engine, "listen", l_stop, lis, l_notes, "stop_listen")
         hidden_levels = gr.Slider(1, 8, visible=False)
-        g_run.change(file_choices, g_run, [g_pfile, hidden_levels], api_name="prior_files")
+        g_run.change(file_choices, g_run, [g_pfile, hidden_levels], api_name="prior_files", **limit)
         gen = g_go.click(
             generate,
             [g_run, g_seconds, g_temp, g_topk, g_topp, g_seed, g_pfile, g_pup, g_psec, g_voc],
             [g_audio, g_mel, g_grid, g_codes, g_notes],
             api_name="generate",
+            **limit,
         )
-        g_stop.click(stop, None, g_notes, api_name="stop", cancels=[gen], queue=False)
-    demo.queue(default_concurrency_limit=max(1, int(concurrency)))
+        stop_button(engine, "generate", g_stop, gen, g_notes, "stop")
     return demo
 
 

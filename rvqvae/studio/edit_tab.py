@@ -2,6 +2,7 @@
 another file, blend, splice, inpaint, variation, continue), before and after."""
 
 # no ``from __future__ import annotations``: gradio reads the handler's annotations at run time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from rvqvae.studio.catalog import PRIOR, Catalog
@@ -19,15 +20,18 @@ HELP = (
 )
 
 
-def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
-    """The tab's components and events (inside an open ``gr.Tab``); API name ``edit``."""
+def build_edit_tab(catalog: Catalog, engine: Engine, limit: dict[str, Any] | None = None) -> None:
+    """The tab's components and events (inside an open ``gr.Tab``); API names ``edit_files``,
+    ``edit`` and ``stop_edit``; ``limit``: the events' gradio settings (``concurrency_limit``)."""
     import gradio as gr
 
-    from rvqvae.studio.ui import fail
+    from rvqvae.studio.ui import fail, run_stoppable, session_of, stop_button
+
+    limit = limit or {}
 
     d = edit_defaults()
 
-    def edit(
+    async def edit(
         run_path: str,
         op: str,
         a_file: str | None,
@@ -45,8 +49,9 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
         top_p: float,
         seed: float,
         method: str,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's injection)
-    ) -> tuple[Any, ...]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         try:
             run = catalog.get(run_path)
             a = engine.audio_source(run, a_file, a_upload)
@@ -65,19 +70,25 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
                 "seed": int(seed),
                 "method": method,
             }
-            out = run_edit(engine, run, a, b, ask, lambda f, t: progress(f, desc=t))
         except Exception as exc:
             raise fail(exc) from None
-        f = out.files
-        codes = [str(v) for k, v in sorted(f.items()) if k.startswith("codes_")]
-        return (
-            str(f["before_audio"]),
-            str(f["before_grid"]),
-            str(f["after_audio"]),
-            str(f["after_grid"]),
-            codes,
-            out.note(),
-        )
+        async for _, out in run_stoppable(
+            engine,
+            session_of(request),
+            "edit",
+            lambda p, _: run_edit(engine, run, a, b, ask, p),
+            progress,
+        ):
+            f = out.files
+            codes = [str(v) for k, v in sorted(f.items()) if k.startswith("codes_")]
+            yield (
+                str(f["before_audio"]),
+                str(f["before_grid"]),
+                str(f["after_audio"]),
+                str(f["after_grid"]),
+                codes,
+                out.note(),
+            )
 
     runs = catalog.choices("vqvae") + catalog.choices(PRIOR)
     gr.Markdown(HELP)
@@ -106,7 +117,9 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
         e_method = gr.Radio(
             ["rescore", "left"], value=d["method"], label="inpaint/variation: right context"
         )
-    e_go = gr.Button("Edit", variant="primary", elem_id="edit-button")
+    with gr.Row():
+        e_go = gr.Button("Edit", variant="primary", elem_id="edit-button")
+        e_stop = gr.Button("Stop", variant="stop", elem_id="edit-stop")
     with gr.Row():
         with gr.Column():
             o_before = gr.Audio(label="before", type="filepath")
@@ -131,11 +144,13 @@ def build_edit_tab(catalog: Catalog, engine: Engine) -> None:
         second = choices[1][1] if len(choices) > 1 else first
         return gr.update(choices=choices, value=first), gr.update(choices=choices, value=second)
 
-    e_run.change(files_of, e_run, [e_a, e_b], api_name="edit_files")
-    e_go.click(
+    e_run.change(files_of, e_run, [e_a, e_b], api_name="edit_files", **limit)
+    event = e_go.click(
         edit,
         [e_run, e_op, e_a, e_aup, e_b, e_bup, e_start, e_end, e_levels, e_weight, e_parts]
         + [e_seconds, e_psec, e_temp, e_topp, e_seed, e_method],
         [o_before, o_before_grid, o_after, o_after_grid, o_codes, o_notes],
         api_name="edit",
+        **limit,
     )
+    stop_button(engine, "edit", e_stop, event, o_notes, "stop_edit")

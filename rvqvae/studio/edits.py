@@ -7,7 +7,9 @@ Settings the page does not ask for come from ``conf/edit.yaml``, the CLI's own d
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,37 @@ def edit_defaults() -> dict[str, Any]:
     return {str(k): v for k, v in cfg.items()}
 
 
+class _ReportingPrior:
+    """``prior`` whose ``generate`` also reports each drawn column to ``step(done, total)``:
+    :func:`rvqvae.editing.app.operate` draws without a progress callback, so the studio hands it
+    this view of the loaded prior (everything else is the prior's own)."""
+
+    def __init__(self, prior: Any, step: Callable[[int, int], None]) -> None:
+        self._prior, self._step = prior, step
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._prior, name)
+
+    def generate(
+        self, batch: int, columns: int, pick: Any, prompt: Any = None, progress: Any = None
+    ) -> Any:
+        first = 0 if prompt is None else int(prompt.shape[1])
+
+        def each(n: int) -> None:
+            self._step(n - first, columns - first)
+            if progress is not None:
+                progress(n)
+
+        return self._prior.generate(batch, columns, pick, prompt, each)
+
+
 def run_edit(
     engine: Engine, run: Run, a: Path, b: Path | None, ask: dict[str, Any], progress: Progress
 ) -> Output:
     """``ask['op']`` on ``a`` (and ``b``) with the run's VQ-VAE (and prior): the input's code
-    grid view and audio ("before"), the result's codes, audio and grid view ("after")."""
+    grid view and audio ("before"), the result's codes, audio and grid view ("after").
+    ``progress`` is called after each column the prior draws (inpaint, variation, continue):
+    a Stop (:func:`~rvqvae.studio.engine.stoppable`) raises there."""
     import_work_modules()
     from rvqvae.editing.app import PRIOR_OPS, operate
     from rvqvae.editing.output import write_edit
@@ -58,7 +86,14 @@ def run_edit(
     paths = write_edit(codec, before.grid, before.num_samples, folder, "before", [], synth)
     out.files |= {"before_audio": paths["wav"], "before_grid": paths["png"]}
     progress(0.4, f"{op}")
-    results = operate({**cfg, "name": f"after_{op}"}, codec, loaded)
+    drawing = loaded
+    if loaded is not None and op in PRIOR_OPS:
+
+        def step(done: int, total: int) -> None:
+            progress(0.4 + 0.4 * done / max(1, total), f"{op}: column {done}/{total}")
+
+        drawing = dataclasses.replace(loaded, prior=_ReportingPrior(loaded.prior, step))
+    results = operate({**cfg, "name": f"after_{op}"}, codec, drawing)
     progress(0.8, "after: decoding and drawing")
     for i, r in enumerate(results):
         written = write_edit(

@@ -65,6 +65,18 @@ class Cancelled(Exception):
     """The request was stopped from the page."""
 
 
+def stoppable(progress: Progress, stop: threading.Event) -> Progress:
+    """``progress`` that raises :class:`Cancelled` once ``stop`` is set: the work's progress
+    reports are where it stops."""
+
+    def report(fraction: float, what: str) -> None:
+        if stop.is_set():
+            raise Cancelled()
+        progress(fraction, what)
+
+    return report
+
+
 @dataclass
 class Settings:
     """Limits and defaults of one studio session (``conf/studio.yaml``)."""
@@ -98,7 +110,7 @@ class Engine:
         self._cache: dict[tuple[str, Path], Any] = {}
         self._locks: dict[tuple[str, Path], threading.Lock] = {}
         self._guard = threading.Lock()
-        self._cancel: dict[str, threading.Event] = {}
+        self._stops: dict[tuple[str, str], set[threading.Event]] = {}
         self._ids = itertools.count(1)
 
     # -- models ------------------------------------------------------------------------------
@@ -174,18 +186,36 @@ class Engine:
             log.warning("warm-up stopped: %s", _one_line(exc))
         log.info("models ready in %.1f s", time.perf_counter() - started)
 
-    # -- cancellation ------------------------------------------------------------------------
+    # -- stopping ----------------------------------------------------------------------------
 
-    def cancel(self, session: str) -> None:
-        """Stop the running request of ``session`` at its next step."""
+    def stop_event(self, session: str, kind: str) -> threading.Event:
+        """The Stop event of a new ``kind`` request (``listen``, ``generate``, ``edit``) of
+        ``session``: :meth:`cancel` sets it until the request calls :meth:`release`."""
+        event = threading.Event()
         with self._guard:
-            self._cancel.setdefault(session, threading.Event()).set()
-
-    def cancel_event(self, session: str) -> threading.Event:
-        """A fresh event for ``session``'s new request (set by :meth:`cancel`)."""
-        with self._guard:
-            event = self._cancel[session] = threading.Event()
+            self._stops.setdefault((session, kind), set()).add(event)
         return event
+
+    def release(self, session: str, kind: str, event: threading.Event) -> None:
+        """The request of ``event`` has ended."""
+        with self._guard:
+            running = self._stops.get((session, kind), set())
+            running.discard(event)
+            if not running:
+                self._stops.pop((session, kind), None)
+
+    def cancel(self, session: str, kind: str) -> int:
+        """Stop ``session``'s running ``kind`` requests at their next step; how many."""
+        with self._guard:
+            running = list(self._stops.get((session, kind), ()))
+        for event in running:
+            event.set()
+        return len(running)
+
+    def running(self) -> int:
+        """Requests started and not yet ended (every session and kind)."""
+        with self._guard:
+            return sum(len(v) for v in self._stops.values())
 
     def folder(self, kind: str) -> Path:
         """A new folder for one request's files in the session's output folder."""
@@ -235,7 +265,7 @@ class Engine:
             audio = audio[:most]
             out.notes.append(f"only the first {self.settings.max_seconds:g} s (max_seconds)")
         mel = audio_to_mel(audio, s)
-        progress(0.3, "encoding and decoding")
+        progress(0.2, "encoding and decoding")
         grid = encode_grid(model, torch.from_numpy(mel))
         recon = decode_grid(model, grid, mel.shape[1], s.n_mels, levels=k).numpy()
         warning = codec.untrained_levels_warning([k]) if k < model.num_quantizers else None
@@ -245,17 +275,18 @@ class Engine:
         hop_s = s.hop_length / s.sample_rate
         sf.write(folder / "original.wav", audio, s.sample_rate)
         out.files["original"] = folder / "original.wav"
-        progress(0.45, "Griffin-Lim")
         gl = self.synthesizer(s, [], vocoder=False)
-        sf.write(folder / "griffinlim.wav", gl(recon, audio.shape[0]), s.sample_rate)
+        wav = synthesize(gl, recon, audio.shape[0], progress, (0.3, 0.6), "Griffin-Lim")
+        sf.write(folder / "griffinlim.wav", wav, s.sample_rate)
         out.files["griffinlim"] = folder / "griffinlim.wav"
         progress(0.6, "vocoder")
         voc = self.synthesizer(s, [run.checkpoint], vocoder=True)
         if voc.kind == "vocoder":
-            sf.write(folder / "vocoder.wav", voc(recon, audio.shape[0]), s.sample_rate)
+            wav = synthesize(voc, recon, audio.shape[0], progress, (0.6, 0.8), "vocoder")
+            sf.write(folder / "vocoder.wav", wav, s.sample_rate)
             out.files["vocoder"] = folder / "vocoder.wav"
         out.notes.append(f"audio: Griffin-Lim beside {voc.describe()}")
-        progress(0.75, "drawing")
+        progress(0.8, "drawing")
         name = source.name
         out.files["original_mel"] = save_mel_png(mel, folder / "original.png", hop_s, name)
         title = f"{name}: first {k} of {model.num_quantizers} levels"
@@ -273,6 +304,39 @@ class Engine:
         hop_s = s.hop_length / s.sample_rate
         size = codec.model.codebook_size
         return save_grid_view(grid, mel, path, column_seconds(s), hop_s, size, title)
+
+
+# Synthesis in blocks, as ``python -m rvqvae.decode`` does it (``Synthesizer.stream``), with a
+# progress report (where Stop is seen) after each: Griffin-Lim in decode's blocks
+# (``conf/decode.yaml``: the same audio as the CLI's), the vocoder in shorter ones (its blocks
+# add up to the whole-file synthesis whatever their length).
+GRIFFIN_LIM_BLOCK_S, GRIFFIN_LIM_OVERLAP_S = 20.0, 0.25
+VOCODER_BLOCK_S = 5.0
+
+
+def synthesize(
+    synth: Any,
+    mel: np.ndarray,
+    num_samples: int,
+    progress: Progress,
+    span: tuple[float, float],
+    what: str,
+) -> np.ndarray:
+    """``synth``'s audio of ``mel [n_mels, frames]`` (``num_samples`` samples) block by block,
+    reporting the fraction done within ``span`` of the request's progress before each block."""
+    s, frames = synth.settings, mel.shape[1]
+    vocoder = synth.kind == "vocoder"
+    block_s = VOCODER_BLOCK_S if vocoder else GRIFFIN_LIM_BLOCK_S
+    stream = synth.stream(frames, num_samples, block_s, GRIFFIN_LIM_OVERLAP_S)
+    step = max(1, round(block_s * s.sample_rate / s.hop_length))
+    lo, hi = span
+    parts: list[np.ndarray] = []
+    for a in range(0, frames, step):
+        at, total = a * s.hop_length / s.sample_rate, num_samples / s.sample_rate
+        progress(lo + (hi - lo) * a / frames, f"{what}: {at:.0f} of {total:.0f} s")
+        parts += stream.push(mel[:, a : a + step])
+    parts += stream.finish()
+    return np.concatenate(parts) if parts else np.zeros(num_samples, np.float32)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,6 +1,6 @@
 """Generating on the page: one sample from a prior run as ``python -m rvqvae.generate`` draws
 it (:func:`rvqvae.prior.evaluation.sample`, :func:`rvqvae.generate.encode_prompt`), with
-progress per code column, Stop, and the audio written before the pictures."""
+progress per code column (where Stop stops it), and the audio written before the pictures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rvqvae.studio.catalog import Run
-from rvqvae.studio.engine import Cancelled, Engine, Output, Progress, import_work_modules
+from rvqvae.studio.engine import Engine, Output, Progress, import_work_modules
 from rvqvae.studio.safety import StudioError
 
 
@@ -17,13 +17,14 @@ def run_generate(
     engine: Engine,
     run: Run,
     request: dict[str, Any],
-    session: str,
     progress: Progress,
     on_audio: Callable[[Output], None] | None = None,
 ) -> Output:
     """One sample of ``request['seconds']`` from the prior run (``temperature``, ``top_k``,
     ``top_p``, ``seed``, optional ``prompt`` path and ``prompt_seconds``, ``vocoder``);
-    ``on_audio`` is called as soon as the WAV is written (before the pictures)."""
+    ``on_audio`` is called as soon as the WAV is written (before the pictures). ``progress`` is
+    called after each code column: a Stop (:func:`~rvqvae.studio.engine.stoppable`) raises
+    there."""
     import_work_modules()
     import soundfile as sf
 
@@ -35,7 +36,6 @@ def run_generate(
     from rvqvae.prior.evaluation import length_for, sample
     from rvqvae.prior.sampling import SamplingSettings
 
-    cancel = engine.cancel_event(session)
     out, t0 = Output(), time.perf_counter()
     seconds = request["seconds"]
     if not isinstance(seconds, int | float) or not 0 < seconds <= engine.settings.max_seconds:
@@ -60,8 +60,6 @@ def run_generate(
         raise GenerateError("the prompt fills the whole length: raise seconds")
 
     def step(column: int) -> None:
-        if cancel.is_set():
-            raise Cancelled()
         done = column - first
         progress(done / max(1, columns - first), f"sampling column {done}/{columns - first}")
 
