@@ -3,8 +3,9 @@
 Scores a prior on its VQ-VAE run's validation files (bits/s per level, raw and unigram bits/s)
 and its samples against them beside reference rows (frame and windowed Fréchet distances,
 two-sample test, precision/recall/density/coverage, activity, memorisation); writes
-``eval_prior.json`` and prints a table. The training run writes the same figures into its
-``summary.json``.
+``eval_prior.json``, the codes and code grid views of the first ``grid_views`` samples
+(``samples/sample_K.codes.npz``, ``samples/sample_K_grid.png``) and prints a table. The
+training run writes the same figures into its ``summary.json``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:
     from rvqvae.prior.evaluation import baseline_bits, evaluate_prior, score_validation
     from rvqvae.prior.metrics import UnigramBaseline
     from rvqvae.prior.sampling import SamplingSettings
+    from rvqvae.prior.writer import write_codes
 
     settings = SamplingSettings(cfg["temperature"], cfg["top_k"], cfg["top_p"])
     num = cfg["num_samples"]
@@ -54,7 +56,7 @@ def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:
     figures: dict[str, Any] = {"checkpoint": str(cfg["ckpt"]), "kind": cfg.get("kind")}
     figures.update(score_validation(prior, data))
     figures.update(baseline_bits(data, unigram, codec.model.codebook_size))
-    evaluation, _ = evaluate_prior(
+    evaluation, samples = evaluate_prior(
         prior,
         codec,
         data.train_grids,
@@ -71,6 +73,10 @@ def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:
     out = Path(cfg.get("output") or run_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "eval_prior.json", figures)
+    for k in range(min(int(cfg.get("grid_views", 0) or 0), samples.grids.shape[0])):
+        origin = {"checkpoint": str(cfg["ckpt"]), "seed": int(cfg["seed"]), "index": k}
+        args = (samples.grids[k], samples.mels[k].numpy(), samples.num_samples)
+        write_codes(codec, *args, out / "samples", f"sample_{k}", origin)
     print(format_table(figures))
     print(f"written: {out / 'eval_prior.json'}")
     return figures

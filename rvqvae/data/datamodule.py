@@ -291,13 +291,21 @@ class MelDataModule(L.LightningDataModule):
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
         return self.train_chunks[perm[: max(1, min(int(num_chunks), n))]].clone()
 
-    def preview_chunks(self, n: int = 4) -> Tensor:
-        """``n`` fixed validation chunks (evenly spaced over the validation set)."""
+    def preview_indices(self, n: int = 4) -> list[int]:
+        """Indices of the ``n`` fixed preview chunks (evenly spaced over the validation set)."""
         self._require_setup()
         assert self.val_chunks is not None
         total = self.val_chunks.shape[0]
-        idx = torch.linspace(0, total - 1, max(1, min(n, total))).round().long().unique()
-        return self.val_chunks[idx].clone()
+        return torch.linspace(0, total - 1, max(1, min(n, total))).round().long().unique().tolist()
+
+    def preview_chunks(self, n: int = 4) -> Tensor:
+        """``n`` fixed validation chunks (:meth:`preview_indices`)."""
+        assert self.val_chunks is not None
+        return self.val_chunks[self.preview_indices(n)].clone()
+
+    def preview_files(self, n: int = 4) -> list[Path]:
+        """The distinct files (in order) that the ``n`` preview chunks come from."""
+        return list(dict.fromkeys(self.val_sources[i][0] for i in self.preview_indices(n)))
 
     def summary(self) -> dict[str, Any]:
         """Plain-value description of the loaded dataset (for logging)."""

@@ -133,7 +133,7 @@ def _operate(
     stem = cfg.get("name") or f"{Path(a.name).name.split('.')[0]}_{op}"
     base = {"op": op, "inputs": [_input(a, True)] + ([_input(b, False)] if b else [])}
     if op == "show":
-        from rvqvae.editing.view import code_usage
+        from rvqvae.codec.grid_view import code_usage
 
         usage = code_usage(a.grid, codec.model.codebook_size)
         line = "; ".join(

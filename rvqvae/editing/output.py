@@ -12,9 +12,9 @@ from torch import Tensor
 
 from rvqvae.codec.format import save_codes
 from rvqvae.codec.grid import decode_grid, grid_codes_file
+from rvqvae.codec.grid_view import save_grid_view
 from rvqvae.codec.model import Codec
 from rvqvae.editing.ranges import column_seconds
-from rvqvae.editing.view import save_grid_view
 from rvqvae.vocoder.synthesize import Synthesizer
 
 

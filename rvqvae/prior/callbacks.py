@@ -17,7 +17,8 @@ from rvqvae.vocoder.synthesize import Synthesizer, build_synthesizer
 
 class PriorPreviews(Callback):
     """Every ``interval`` epochs: ``num`` samples of ``seconds`` s from the prior in training,
-    as ``previews/epoch_NNNN/sample_K.{wav,png}`` and W&B ``previews/samples`` audio."""
+    as ``previews/epoch_NNNN/sample_K.{wav,png,codes.npz}`` and ``sample_K_grid.png`` (the code
+    grid view), and W&B ``previews/samples`` (audio), ``sample_mels``, ``sample_grids``."""
 
     def __init__(
         self,
@@ -69,7 +70,9 @@ class PriorPreviews(Callback):
                 folder,
                 f"sample_{k}",
                 self.griffin_lim_iters,
-                synthesizer=self._synth,
+                samples.grids[k],
+                {"preview": name, "index": k},
+                self._synth,
             )
             for k in range(min(self.num, samples.mels.shape[0]))
         ]
@@ -98,5 +101,8 @@ def _log_samples(trainer: L.Trainer, written: list[dict[str, Path]], sample_rate
             for p in written
         ],
         "previews/sample_mels": [wandb.Image(str(p["png"])) for p in written],
+        "previews/sample_grids": [
+            wandb.Image(str(p["grid"]), caption=p["grid"].stem) for p in written if "grid" in p
+        ],
     }
     log_to_wandb(trainer, data)

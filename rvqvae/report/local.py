@@ -2,10 +2,11 @@
 
 VQ-VAE runs get the runs table, mean ± std across seeds, validation curves, rate-distortion,
 the Pareto front of bitrate vs val/norm_l1 (and, for runs with the end-of-training ViSQOL,
-ViSQOL vs bitrate and its front), codebook utilization and preview audio; prior runs
-(``kind: prior``) get their own sections: the Priors table, mean ± std across seeds,
-val/bits_per_s curves, reconstruction vs prior bits/s, and sample audio; vocoder runs
-(``kind: vocoder``) a table of Griffin-Lim vs vocoder vs ideal phase and side-by-side audio.
+ViSQOL vs bitrate and its front), codebook utilization, preview audio and code grid views;
+prior runs (``kind: prior``) get their own sections: the Priors table, mean ± std across
+seeds, val/bits_per_s curves, reconstruction vs prior bits/s, and sample audio with code grid
+views; vocoder runs (``kind: vocoder``) a table of Griffin-Lim vs vocoder vs ideal phase and
+side-by-side audio.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def _embed_or_link(image: Path, out_dir: Path, alt: str) -> str:
 @dataclass
 class Previews:
     """Each run's final preview audio (players in HTML, links in Markdown) and images: a
-    VQ-VAE's ``mels.png``, a prior's ``sample_K.png`` next to ``sample_K.wav``."""
+    VQ-VAE's ``mels.png`` and code grid views of its validation files (``grid_K.png``), a
+    prior's ``sample_K.png`` and code grid view ``sample_K_grid.png`` next to ``sample_K.wav``."""
 
     runs: list[RunRecord]
 
@@ -116,7 +118,7 @@ class Previews:
         md = []
         for run in self.runs:
             groups = _clip_groups(run)
-            if not groups and run.preview_image is None:
+            if not groups and run.preview_image is None and not run.preview_grids:
                 md.append(f"- **{run.label}**: no previews")
                 continue
             md.append(f"- **{run.label}**")
@@ -126,6 +128,9 @@ class Previews:
                 md.append(f"  - clip {clip}: {' · '.join(links)}")
             if run.preview_image is not None:
                 md.append(f"  - [mels.png]({relpath(run.preview_image, out_dir)})")
+            if run.preview_grids:
+                links = [f"[{p.name}]({relpath(p, out_dir)})" for p in run.preview_grids]
+                md.append(f"  - code grids of validation files: {' · '.join(links)}")
         return md
 
     def html(self, out_dir: Path) -> list[str]:
@@ -134,7 +139,7 @@ class Previews:
         for run in self.runs:
             body.append(f"<h3>{esc(run.label)}</h3>")
             groups = _clip_groups(run)
-            if not groups and run.preview_image is None:
+            if not groups and run.preview_image is None and not run.preview_grids:
                 body.append("<p>no previews</p>")
             for clip, wavs in groups:
                 players = []
@@ -148,12 +153,19 @@ class Previews:
                 body.append(f"<div>clip {esc(clip)}: {''.join(players + pngs)}</div>")
             if run.preview_image is not None:
                 body.append(_embed_or_link(run.preview_image, out_dir, f"mels {run.name}"))
+            if run.preview_grids:
+                body.append("<p>code grids of validation files (final model)</p>")
+                body += [
+                    _embed_or_link(p, out_dir, f"{p.stem} {run.name}") for p in run.preview_grids
+                ]
         return body
 
 
 def _sample_pngs(wavs: list[Path]) -> list[Path]:
-    """A prior sample's spectrogram (``sample_K.png`` next to ``sample_K.wav``)."""
-    pngs = [w.with_suffix(".png") for w in wavs if w.stem.startswith("sample_")]
+    """A prior sample's spectrogram and code grid view (``sample_K.png``, ``sample_K_grid.png``
+    next to ``sample_K.wav``)."""
+    samples = [w for w in wavs if w.stem.startswith("sample_")]
+    pngs = [w.parent / f"{w.stem}{end}" for w in samples for end in (".png", "_grid.png")]
     return [p for p in pngs if p.is_file()]
 
 

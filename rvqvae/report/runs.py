@@ -82,6 +82,7 @@ class RunRecord:
     has_summary: bool = False
     preview_audio: list[Path] = field(default_factory=list)
     preview_image: Path | None = None
+    preview_grids: list[Path] = field(default_factory=list)  # code grid views (grid_K.png)
     label_overrides: list[str] | None = None  # overrides shown in the label (default: all)
     kind: str = VQVAE  # "vqvae" | "prior" | "vocoder"
 
@@ -255,6 +256,9 @@ def load_run(run_dir: Path) -> RunRecord:
     run.override_map = dict(kv for kv in map(override_key, run.overrides) if kv)
     run.history = read_metrics_csv(run_dir / "metrics.csv")
     run.preview_audio, run.preview_image = _final_previews(run_dir)
+    if (run_dir / FINAL_PREVIEW_DIR).is_dir():
+        grids = (run_dir / FINAL_PREVIEW_DIR).glob("grid_*.png")
+        run.preview_grids = sorted(grids, key=lambda p: natural_key(p.name))
     hydra_cfg = read_yaml(hydra_dir / "hydra.yaml")
     run.kind = run_kind(run.summary, run.override_map, hydra_cfg)
 

@@ -16,6 +16,8 @@ from typing import Any
 DEFAULT_MEDIA_KEY = "previews/audio"
 PRIOR_MEDIA_KEY = "previews/samples"  # prior samples: audio
 PRIOR_MEDIA_IMAGE_KEY = "previews/sample_mels"  # and their mels
+PRIOR_MEDIA_GRID_KEY = "previews/sample_grids"  # and their code grid views
+CODE_GRID_KEY = "previews/code_grid"  # VQ-VAE runs: code grid views of validation files
 # vocoder runs: the same validation files as original | Griffin-Lim | vocoder audio
 VOCODER_MEDIA_KEYS = ("previews/original", "previews/griffinlim", "previews/vocoder")
 EPOCH_KEY = "epoch"
@@ -93,7 +95,7 @@ def vqvae_panels(media_key: str = DEFAULT_MEDIA_KEY) -> tuple[PanelSpec, ...]:
             "val/visqol",
         ),
         ComparerPanel(),
-        MediaPanel("final previews", (media_key,)),
+        MediaPanel("final previews", (media_key, CODE_GRID_KEY)),
     )
 
 
@@ -121,7 +123,7 @@ def prior_panels(levels: int) -> tuple[PanelSpec, ...]:
             "two-sample accuracy vs validation (0.5 = indistinguishable)",
             ("c2st_prior", "c2st_unigram", "c2st_reconstruction", "c2st_train", "c2st_shuffled"),
         ),
-        MediaPanel("prior samples", (PRIOR_MEDIA_KEY, PRIOR_MEDIA_IMAGE_KEY)),
+        MediaPanel("prior samples", (PRIOR_MEDIA_KEY, PRIOR_MEDIA_IMAGE_KEY, PRIOR_MEDIA_GRID_KEY)),
     ]
     return tuple(panels)
 

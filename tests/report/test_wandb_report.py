@@ -84,7 +84,7 @@ def test_builder_panels_and_group_filter() -> None:
     ]
     assert len(panels[wr.RunComparer]) == 1
     (media,) = panels[wr.MediaBrowser]
-    assert media.media_keys == ["previews/audio"]
+    assert media.media_keys == ["previews/audio", "previews/code_grid"]
 
 
 def test_publish_saves_and_prints_url(stub_wandb: list[wr.Report]) -> None:
@@ -214,7 +214,7 @@ def test_cli_wandb_prior_sweep_gets_prior_panels_only(
     assert bars.metrics == ["fd_prior", "fd_unigram", "fd_reconstruction"]
     assert windowed.metrics[0] == "wfd_prior" and two_sample.metrics[0] == "c2st_prior"
     (media,) = [p for p in grid.panels if isinstance(p, wr.MediaBrowser)]
-    assert media.media_keys == ["previews/samples", "previews/sample_mels"]
+    assert media.media_keys == ["previews/samples", "previews/sample_mels", "previews/sample_grids"]
     assert report.description.startswith("Prior runs of group")
 
 
