@@ -77,6 +77,15 @@ def test_prior_panel_keys_were_logged(prior_wandb_run: Path) -> None:
     assert missing == [], f"the prior run never logged these W&B Report keys: {missing}"
 
 
+@pytest.mark.slow  # shares prior_wandb_run with the test above
+def test_prior_sample_grid_views_reached_wandb(prior_wandb_run: Path) -> None:
+    """Every sample's code grid view the run wrote (previews/*/sample_K_grid.png) is an image
+    file of the offline W&B run, byte for byte."""
+    written = {p.read_bytes() for p in prior_wandb_run.glob("previews/*/sample_*_grid.png")}
+    media = prior_wandb_run.glob("wandb/offline-run-*/files/media/images/previews/sample_grids*")
+    assert written and {p.read_bytes() for p in media} == written
+
+
 def test_vocoder_panel_keys_were_logged(tiny_vocoder) -> None:
     """The vocoder grid's keys (val/loss, synthesis figures, the side-by-side audio) were all
     recorded by the tiny vocoder run (``logger=wandb``, offline)."""
