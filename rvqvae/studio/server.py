@@ -1,9 +1,13 @@
-"""Starting the studio: its folders, engine, page and server (loopback, no share, no SSR)."""
+"""Starting the studio: its folders, engine, page and server (loopback, no share, no SSR), and
+gradio imported without its import-time stub upkeep (:func:`import_gradio`)."""
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -38,6 +42,48 @@ def _folders(value: Any) -> list[str]:
     return [str(Path(str(v)).expanduser()) for v in items if str(v).strip()]
 
 
+def _no_stub_upkeep(*args: Any, **kwargs: Any) -> None:
+    """Stands in for ``gradio.component_meta.create_or_modify_pyi`` (see :func:`import_gradio`)."""
+
+
+class _SkipStubUpkeep(importlib.abc.MetaPathFinder):
+    """Finds ``gradio.component_meta`` as usual and, once it has run, replaces its
+    ``create_or_modify_pyi`` by :func:`_no_stub_upkeep` (before any component class exists)."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != "gradio.component_meta":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            if callable(getattr(module, "create_or_modify_pyi", None)):
+                module.create_or_modify_pyi = _no_stub_upkeep
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def import_gradio() -> Any:
+    """``import gradio`` without its upkeep of its own type stubs: at every import, gradio
+    (6.x) re-reads and ``ast``-parses the source of each component class and renders its
+    ``.pyi`` stub (``component_meta.create_or_modify_pyi``, a development aid that only writes
+    ``.pyi`` files, which nothing reads at run time): about 45 % of ``import gradio`` and a
+    third of the studio's start. Where gradio is already imported, or renamed that function,
+    this is a plain import."""
+    finder = _SkipStubUpkeep()
+    sys.meta_path.insert(0, finder)
+    try:
+        import gradio
+    finally:
+        sys.meta_path.remove(finder)
+    return gradio
+
+
 def start(cfg: dict[str, Any], output: str, block: bool = False, warm: bool = True) -> Studio:
     """Build and launch the page of ``cfg`` (``conf/studio.yaml`` keys) writing into ``output``;
     ``block`` serves until interrupted, else returns at once (tests, benchmarks)."""
@@ -65,7 +111,7 @@ def start(cfg: dict[str, Any], output: str, block: bool = False, warm: bool = Tr
     )
     engine = Engine(catalog, roots, settings)
     try:
-        import gradio  # noqa: F401  (after GRADIO_ANALYTICS_ENABLED is set)
+        import_gradio()  # after GRADIO_ANALYTICS_ENABLED is set
     except ImportError:
         raise StudioError("gradio is not installed: pip install -e '.[studio]'") from None
 
