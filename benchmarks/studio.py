@@ -2,6 +2,11 @@
 audio within the prior's sampling time + 1 s.
 
     .venv/bin/python benchmarks/studio.py --runs outputs/ [--starts 3] [--generations 3]
+        [--importtime]
+
+With no run folders at hand, the tests' tiny runs do (``pytest tests/studio
+--basetemp=/tmp/studio_runs`` leaves them there): ``--runs /tmp/studio_runs/tiny_run
+/tmp/studio_runs/tiny_prior /tmp/studio_runs/tiny_vocoder``.
 
 - *start-up*: ``python -m rvqvae.studio runs=... port=P`` started as a user starts it, timed
   until the page (``/``) and its API description (``/gradio_api/info``) both answer: from then
@@ -10,6 +15,10 @@ audio within the prior's sampling time + 1 s.
   run found, ``top_p`` 0.95, vocoder on) per seed; the time from submitting to the first
   streamed result holding audio, beside the sampling time the page reports for it. The first
   call (models loading) is reported apart from the warm ones.
+- *imports* (``--importtime``): one more start under ``python -X importtime`` (``warm_up=false``)
+  until the page answers: seconds of imports per top-level package (as ``-X importtime`` counts
+  them, which slows imports down a little) and which of torch, Lightning,
+  vector_quantize_pytorch, matplotlib were imported before the page answered (none should be).
 """
 
 from __future__ import annotations
@@ -47,15 +56,26 @@ def answers(url: str) -> bool:
         return False
 
 
-def start_server(runs: list[str], port: int, out: Path, extra: list[str]) -> subprocess.Popen:
+HEAVY = ("torch", "lightning", "vector_quantize_pytorch", "matplotlib")
+IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+def start_server(
+    runs: list[str],
+    port: int,
+    out: Path,
+    extra: list[str],
+    python: tuple[str, ...] = (),
+    stderr: Any = subprocess.DEVNULL,
+) -> subprocess.Popen:
     args = [f"runs=[{','.join(runs)}]", f"port={port}", f"hydra.run.dir={out}", *extra]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     return subprocess.Popen(
-        [sys.executable, "-m", "rvqvae.studio", *args],
+        [sys.executable, *python, "-m", "rvqvae.studio", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 
@@ -66,6 +86,43 @@ def wait_interactive(port: int, started: float, timeout: float = 120) -> float:
             return time.perf_counter() - started
         time.sleep(0.05)
     raise TimeoutError(f"the studio did not answer on port {port} within {timeout} s")
+
+
+def import_breakdown(runs: list[str], out: Path, extra: list[str]) -> dict[str, Any]:
+    """One start under ``-X importtime`` until the page answers: cumulative import seconds of
+    each top-level package imported at the top level, and the heavy modules among them."""
+    port, log = free_port(), out / "importtime.log"
+    out.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as err:
+        t0 = time.perf_counter()
+        proc = start_server(
+            runs, port, out / "run", [*extra, "warm_up=false"], ("-X", "importtime"), err
+        )
+        try:
+            up = wait_interactive(port, t0)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    top: dict[str, float] = {}
+    names: set[str] = set()
+    total = 0.0
+    for line in log.read_text().splitlines():
+        m = IMPORT_LINE.match(line)
+        if not m:
+            continue
+        own, cumulative, depth, name = int(m[1]), int(m[2]), len(m[3]) // 2, m[4]
+        total += own / 1e6
+        names.add(name)
+        if depth == 0:
+            root = name.split(".")[0]
+            top[root] = top.get(root, 0.0) + cumulative / 1e6
+    result: dict[str, Any] = {"imports: page answering s (under -X importtime)": up}
+    result["imports: all s"] = total
+    for root, seconds in sorted(top.items(), key=lambda kv: -kv[1])[:5]:
+        result[f"imports: {root} s"] = seconds
+    heavy = [h for h in HEAVY if h in names]
+    result["imports: heavy before the page answered"] = ", ".join(heavy) or "none"
+    return result
 
 
 def first_audio(url: str, prior: str, seed: int) -> dict[str, float]:
@@ -100,6 +157,7 @@ def main() -> None:
     p.add_argument("--starts", type=int, default=3)
     p.add_argument("--generations", type=int, default=3)
     p.add_argument("--extra", nargs="*", default=[], help="more studio overrides")
+    p.add_argument("--importtime", action="store_true", help="also the start's imports")
     a = p.parse_args()
     runs = [str(Path(r).resolve()) for r in a.runs]
     results: dict[str, Any] = {"load_average_start": load_average()}
@@ -116,6 +174,8 @@ def main() -> None:
                 proc.wait(30)
         results["startup_s (median)"] = median(starts)
         results["startup_s (each)"] = ", ".join(f"{s:.2f}" for s in starts)
+        if a.importtime:
+            results |= import_breakdown(runs, Path(tmp) / "imports", a.extra)
         port = free_port()
         proc = start_server(runs, port, Path(tmp) / "gen", a.extra)
         try:
