@@ -4,6 +4,8 @@
         --prior /tmp/edit_prior/checkpoints/best.ckpt [--real /tmp/real/vqvae/checkpoints/best.ckpt]
 
 Writes results.json, seams.png, inpaint.png and examples/ beside this file (see README.md).
+``--inpaint-only --tag real`` runs only the seams and the inpainting comparison for the given
+prior (e.g. one trained on the real-audio VQ-VAE) into ``results_real.json``.
 """
 
 from __future__ import annotations
@@ -300,6 +302,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--max-files", type=int, default=0, help="validation files (0 = all)")
+    parser.add_argument(
+        "--inpaint-only", action="store_true", help="seams + inpainting only (no speed, examples)"
+    )
+    parser.add_argument("--tag", default="", help="write results_TAG.json instead of results.json")
     args = parser.parse_args()
     torch.manual_seed(0)
     loaded = load_prior(args.prior)
@@ -323,6 +329,11 @@ def main() -> None:
         results["inpaint"][m]["seam_percentile_vs_reconstructions"] = seam_figures(seam, nat_recon)[
             "seam_percentile"
         ]
+    if args.inpaint_only:
+        name = f"results_{args.tag}.json" if args.tag else "results.json"
+        (HERE / name).write_text(json.dumps(results, indent=2))
+        print(json.dumps(results, indent=2))
+        return
     results["speed"] = speed(codec, val_g, Path("/tmp/edit_study_speed"))
     real = Codec.from_checkpoint(args.real) if args.real else None
     if real is not None:

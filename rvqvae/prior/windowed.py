@@ -5,8 +5,13 @@ runs: every window of ``WINDOW_FRAMES`` mel frames (96 frames = 1.02 s at 48 kHz
 half a window apart) is pooled to ``MEL_BANDS`` x ``TIME_SEGMENTS`` means (16 bands of 8 mel
 bins x 8 segments of 12 frames: 128 values, coarse enough to ignore exact pitch, fine enough to
 keep notes, gaps and onsets in order) plus, per band, the mean absolute change from one frame to
-the next (16 values: how smoothly the band moves); the 144 values are standardised and projected
-on the first ``PCA_DIMS`` principal components, both fitted on the *training* files' windows.
+the next (16 values: how smoothly the band moves); the 144 values are centred, scaled per kind of
+value (the 128 means by their pooled standard deviation, the 16 changes by theirs: log-mel units
+kept, so a band that barely moves in the training files weighs as little as it moves) and
+projected on the first ``PCA_DIMS`` principal components, all fitted on the *training* files'
+windows. Per-value standardisation would blow up bands that are constant in the training files
+(band-limited recordings: 16 kHz speech at 48 kHz has no energy above 8 kHz): any noise a model
+puts there was divided by a standard deviation near 0, and distances reached 1e13.
 A frame-level statistic cannot see order (the frames of a file shuffled in time have the same
 mean and covariance); a window feature does.
 
@@ -59,14 +64,23 @@ def pooled_windows(mels: Sequence[np.ndarray | Tensor]) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, MEL_BANDS * (TIME_SEGMENTS + 1)))
 
 
+def group_scales(pooled: np.ndarray) -> np.ndarray:
+    """``[D]`` scale of every pooled value: the pooled (root-mean-square) standard deviation of
+    its group, the segment means or the frame-to-frame changes (1 where a group never moves)."""
+    means = MEL_BANDS * TIME_SEGMENTS
+    scales = np.empty(pooled.shape[1])
+    for group in (slice(0, means), slice(means, pooled.shape[1])):
+        spread = float(np.sqrt(pooled[:, group].var(axis=0).mean()))
+        scales[group] = spread if spread > 0 else 1.0
+    return scales
+
+
 class WindowFeatures:
-    """Pooled windows, standardised and projected on the principal components of the reference
-    (training) mels' windows."""
+    """Pooled windows, centred, scaled per group (:func:`group_scales`) and projected on the
+    principal components of the reference (training) mels' windows."""
 
     def __init__(self, reference: Sequence[np.ndarray | Tensor], dims: int = PCA_DIMS) -> None:
         from sklearn.decomposition import PCA
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
 
         pooled = pooled_windows(reference)
         if pooled.shape[0] < 3:
@@ -75,15 +89,16 @@ class WindowFeatures:
                 f"training files, got {pooled.shape[0]}: use longer files"
             )
         self.dims = min(dims, pooled.shape[0] - 1, pooled.shape[1])
-        self.projection = make_pipeline(StandardScaler(), PCA(n_components=self.dims))
-        self.projection.fit(pooled)
+        self.center = pooled.mean(axis=0)
+        self.scales = group_scales(pooled)
+        self.pca = PCA(n_components=self.dims).fit((pooled - self.center) / self.scales)
 
     def __call__(self, mels: Sequence[np.ndarray | Tensor]) -> np.ndarray:
         """Features ``[N, dims]`` of every window of ``mels``."""
         pooled = pooled_windows(mels)
         if not len(pooled):
             return np.zeros((0, self.dims))
-        return self.projection.transform(pooled)
+        return self.pca.transform((pooled - self.center) / self.scales)
 
 
 def windowed_frechet(real: np.ndarray, fake: np.ndarray) -> float:

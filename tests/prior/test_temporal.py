@@ -87,3 +87,22 @@ def test_short_mels_give_no_windows_and_nan_figures() -> None:
         WindowFeatures(short)
     real = np.random.default_rng(0).standard_normal((20, 4))
     assert all(math.isnan(v) for v in prdc_scores(real, real[:3]).values())
+
+
+def test_a_band_constant_in_the_training_files_does_not_blow_up_the_distance() -> None:
+    # band-limited training files (nothing above bin 64, as 16 kHz speech resampled to 48 kHz):
+    # faint noise there in another set must move the windowed FD a little, not by orders of
+    # magnitude, and less than changing the notes themselves does
+    def band_limited(mels: list[np.ndarray]) -> list[np.ndarray]:
+        out = [m.copy() for m in mels]
+        for i, m in enumerate(out):  # a dither-level floor: a standard deviation near, not at, 0
+            m[64:] = 1e-4 * np.random.default_rng(100 + i).random(m[64:].shape)
+        return out
+
+    train, val = band_limited(notes(40, 0)), band_limited(notes(20, 1))
+    hiss = [m.copy() for m in val]
+    for i, m in enumerate(hiss):
+        m[64:] += 0.02 * np.random.default_rng(i).random(m[64:].shape)
+    figures = set_figures(train, val, {"hiss": hiss, "shuffled": time_shuffled(val, 0)}, FRAME_S)
+    assert figures["wfd_hiss"] < 0.1 * figures["wfd_shuffled"]
+    assert math.isfinite(figures["wfd_hiss"]) and figures["wfd_hiss"] < 10.0
