@@ -46,10 +46,9 @@ def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:
         prior.context_columns,
         cache_dir=cfg.get("cache_dir"),
         seed=int(cfg["seed"]),
+        kind=cfg.get("kind"),
     )
     data.setup()
-    if cfg.get("kind"):
-        restrict_to_kind(data, str(cfg["kind"]))
     unigram = UnigramBaseline(
         data.train_grids, codec.model.codebook_size, float(cfg["unigram_alpha"])
     )
@@ -80,35 +79,6 @@ def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:
     print(format_table(figures))
     print(f"written: {out / 'eval_prior.json'}")
     return figures
-
-
-def restrict_to_kind(data: Any, kind: str) -> None:
-    """Keep the files of ``data`` (a set-up ``PriorDataModule``) that lie in a folder named
-    ``kind`` (the real-audio set's music/, speech/, effects/): validation files (bits/s, the
-    reference every row is compared with) and training files (the train-vs-validation and
-    unigram rows; the unigram counts too). The prior itself saw every kind."""
-    from rvqvae.prior.data import ScoreWindows
-
-    def keep(files: list[Path]) -> list[int]:
-        return [i for i, f in enumerate(files) if kind in Path(f).parent.parts]
-
-    train, val = keep(data.train_files), keep(data.val_files)
-    if not train or not val:
-        raise ValueError(
-            f"kind={kind!r}: {len(train)} training / {len(val)} validation files lie in a folder "
-            "of that name"
-        )
-    s = data.codec.settings
-    data.train_files = [data.train_files[i] for i in train]
-    data.train_grids = [data.train_grids[i] for i in train]
-    data.train_mels = [data.train_mels[i] for i in train]
-    data.val_files = [data.val_files[i] for i in val]
-    data.val_grids = [data.val_grids[i] for i in val]
-    data.val_mels = [data.val_mels[i] for i in val]
-    data.val_columns = [data.val_columns[i] for i in val]
-    data.val_seconds = sum(m.shape[1] for m in data.val_mels) * s.hop_length / s.sample_rate
-    data.val_set = ScoreWindows(data.val_columns, data.context)
-    log.info("kind=%s: %d training / %d validation files", kind, len(train), len(val))
 
 
 SETS = ("prior", "unigram", "reconstruction", "train", "shuffled", "validation")

@@ -244,12 +244,18 @@ class ScoreWindows(Dataset):
         return self.items[i]
 
 
+def of_kind(files: list[Path], kind: str) -> list[Path]:
+    """The files that lie in a folder named ``kind`` (at any depth: ``music/``, ``speech/``)."""
+    return [f for f in files if kind in Path(f).parent.parts]
+
+
 class PriorDataModule(L.LightningDataModule):
     """Code grids of a VQ-VAE run's training and validation files, as prior batches.
 
     After :meth:`setup`: ``train_files`` / ``val_files``, ``train_grids`` / ``val_grids``
     (``[rows, cols, levels]``), ``train_mels`` / ``val_mels`` (whole log-mels of the files),
-    ``val_seconds`` / ``train_seconds`` (audio duration) and ``layout``.
+    ``val_seconds`` / ``train_seconds`` (audio duration) and ``layout``. ``kind`` keeps only the
+    files in a folder of that name (a prior of one kind of sound, or its evaluation).
     """
 
     def __init__(
@@ -265,6 +271,7 @@ class PriorDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         seed: int = 0,
         num_workers: int = 0,
+        kind: str | None = None,
     ) -> None:
         super().__init__()
         if int(batch_size) < 1 or int(augmentation_expansion) < 1:
@@ -290,12 +297,21 @@ class PriorDataModule(L.LightningDataModule):
         self.cache_dir = cache_dir
         self.seed = int(seed)
         self.num_workers = int(num_workers)
+        self.kind = str(kind) if kind else None
         self._loaded = False
 
     def setup(self, stage: str | None = None) -> None:
         if self._loaded:
             return
         train, val, mel_data = rebuild_split(self.codec, self.cache_dir)
+        if self.kind:
+            train, val = of_kind(train, self.kind), of_kind(val, self.kind)
+            if not train or not val:
+                raise ValueError(
+                    f"dataset.kind={self.kind!r}: {len(train)} training / {len(val)} validation "
+                    "files of the VQ-VAE run lie in a folder of that name; name a folder of "
+                    "the dataset (music, speech, ...) or drop dataset.kind"
+                )
         cache = CodeCache(self.cache_dir, self.codec)
         s = self.codec.settings
         if train == val:  # one file, split in time by the VQ-VAE run: split its columns too

@@ -134,6 +134,7 @@ def _describe(parts: PriorJob) -> dict[str, Any]:
         - (1 if data.train_files == data.val_files else 0),
         "prior": {**prior.hparams_dict, "params": prior.num_parameters},
         "seed": plain["seed"],
+        "dataset_kind": data.kind,
         "train_windows_per_epoch": len(data.train_set),
         **parts.baselines,
     }

@@ -292,6 +292,28 @@ def test_code_grids_are_cached_by_vqvae_weights(vqvae_run: dict, tmp_path: Path)
     assert other.cache_stats == {"hits": 0, "misses": 6}
 
 
+def test_dataset_kind_keeps_the_files_of_one_folder(vqvae_run: dict, tmp_path: Path) -> None:
+    from rvqvae.codec.model import Codec
+    from rvqvae.prior.data import PriorDataModule, of_kind
+    from rvqvae.prior.layout import GridLayout
+
+    files = [Path("/d/music/a.wav"), Path("/d/speech/b.wav"), Path("/d/musical/c.wav")]
+    assert of_kind(files, "music") == [files[0]]  # a whole folder name, at any depth
+    assert of_kind(files, "d") == files
+    codec = Codec.from_checkpoint(vqvae_run["run"] / "checkpoints" / "best.ckpt")
+    layout = GridLayout(8, 3, codec.model.codebook_size)
+    cache = tmp_path / "cache"
+    shutil.copytree(vqvae_run["root"] / "cache", cache)
+    every = PriorDataModule(codec, layout, 8, cache_dir=str(cache))
+    every.setup()
+    folder = every.train_files[0].parent.name  # the tiny run's files share one folder
+    same = PriorDataModule(codec, layout, 8, cache_dir=str(cache), kind=folder)
+    same.setup()
+    assert same.train_files == every.train_files and same.val_files == every.val_files
+    with pytest.raises(ValueError, match=r"dataset.kind='speech': 0 training / 0 validation"):
+        PriorDataModule(codec, layout, 8, cache_dir=str(cache), kind="speech").setup()
+
+
 @pytest.mark.slow  # ~40 s: two tiny priors and the sweep's report
 def test_train_prior_multirun_writes_jobs_and_report(vqvae_run: dict, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
