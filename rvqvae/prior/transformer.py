@@ -21,16 +21,20 @@ class KVCache:
         shape = (layers, batch, heads, max_len, head_dim)
         self.k = like.new_zeros(shape)
         self.v = like.new_zeros(shape)
+        self.max_len = max_len
+        # per-layer views [B, heads, max_len, head_dim]: one indexing op fewer per update
+        self.k_layers, self.v_layers = list(self.k.unbind(0)), list(self.v.unbind(0))
         self.length = 0
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Store ``[B, heads, t, head_dim]`` after the cached positions; return all of them."""
         end = self.length + k.shape[2]
-        if end > self.k.shape[3]:
-            raise ValueError(f"KV cache holds {self.k.shape[3]} positions, {end} requested")
-        self.k[layer, :, :, self.length : end] = k
-        self.v[layer, :, :, self.length : end] = v
-        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+        if end > self.max_len:
+            raise ValueError(f"KV cache holds {self.max_len} positions, {end} requested")
+        keys, values = self.k_layers[layer], self.v_layers[layer]
+        keys[:, :, self.length : end] = k
+        values[:, :, self.length : end] = v
+        return keys[:, :, :end], values[:, :, :end]
 
     def advance(self, t: int) -> None:
         self.length += t
