@@ -10,7 +10,6 @@ training run writes the same figures into its ``summary.json``.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from omegaconf import DictConfig
 import rvqvae  # noqa: F401  (registers the OmegaConf resolvers before composition)
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-log = logging.getLogger("rvqvae.evaluate_prior")
 
 
 def run(cfg: dict[str, Any], run_dir: str) -> dict[str, Any]:

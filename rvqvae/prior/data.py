@@ -312,6 +312,7 @@ class PriorDataModule(L.LightningDataModule):
                     "files of the VQ-VAE run lie in a folder of that name; name a folder of "
                     "the dataset (music, speech, ...) or drop dataset.kind"
                 )
+            log.info("kind=%s: %d training / %d validation files", self.kind, len(train), len(val))
         cache = CodeCache(self.cache_dir, self.codec)
         s = self.codec.settings
         if train == val:  # one file, split in time by the VQ-VAE run: split its columns too

@@ -79,10 +79,11 @@ class Block(nn.Module):
         return x + self.drop(self.mlp(self.norm2(x)))
 
     def _step_tensors(self) -> tuple:
-        """The parameters :meth:`step` reads, gathered once (module attribute lookups were a
-        measurable part of a position's time at batch 1); rebuilt when a submodule is replaced."""
+        """The parameters :meth:`step` reads, gathered once per sampling run (module attribute
+        lookups were a measurable part of a position's time at batch 1); a new cache
+        (:meth:`Transformer.new_cache`) forgets them, so each run reads the current modules."""
         bound = self.__dict__.get("_bound_tensors")
-        if bound is None or bound[4] is not self.qkv.weight or bound[14] is not self.mlp[2].weight:
+        if bound is None:
             n1, n2, up, down = self.norm1, self.norm2, self.mlp[0], self.mlp[2]
             bound = (
                 *(n1.normalized_shape, n1.weight, n1.bias, n1.eps),
@@ -122,6 +123,10 @@ class Transformer(nn.Module):
         self.head_dim = d_model // n_heads
 
     def new_cache(self, batch: int, max_len: int, like: Tensor) -> KVCache:
+        """An empty cache for one sampling run (and a fresh gathering of each block's step
+        parameters, :meth:`Block._step_tensors`)."""
+        for block in self.blocks:
+            block.__dict__.pop("_bound_tensors", None)
         return KVCache(len(self.blocks), batch, self.n_heads, max_len, self.head_dim, like)
 
     def step(self, x: Tensor, cache: KVCache) -> Tensor:
