@@ -200,11 +200,13 @@ def prior_op(
     span = _span(cfg, a, column_s)
     levels_from = 0 if op == "inpaint" else check_level(cfg["levels"], a.levels, "levels")
     method = cfg.get("method")
-    if method not in ("left", "rescore"):
-        raise EditError(f"method must be left or rescore, got {method!r}")
+    if method not in ("left", "rescore", "fim"):
+        raise EditError(f"method must be left, rescore or fim, got {method!r}")
     k = int(cfg["candidates"]) if method == "rescore" else 1
     right, select = int(cfg["right_columns"]), cfg.get("select", "best")
-    done = regenerate(loaded.prior, a.grid, span, settings, seed, levels_from, k, right, select)
+    done = regenerate(
+        loaded.prior, a.grid, span, settings, seed, levels_from, k, right, select, method == "fim"
+    )
     entry |= {"range": span.to_dict(), "levels_from": levels_from, "method": method}
     entry["select"] = select
     entry |= {"candidates": k, "chosen": done.chosen, "right": done.right.to_dict()}

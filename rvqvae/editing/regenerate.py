@@ -12,6 +12,9 @@ score, so one pass with the KV cache both draws a fill and scores the right cont
   ``log p(right | left, fill)``, so the fill also fits what comes after it), or draws one in
   proportion to that likelihood (``select="weighted"``).
 - ``levels_from=k`` keeps levels ``< k`` in the range and redraws the rest (a variation).
+- ``fim=True`` fills the range with a prior trained for fill-in-the-middle
+  (``prior.model.fim_rate > 0``, :mod:`rvqvae.prior.infill`): the columns on both sides (half
+  the context each, more of one side where the other runs out) go in first, then the range.
 - :func:`range_nll` is the prior's NLL of a grid's true codes in a range, given the left.
 """
 
@@ -24,7 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rvqvae.editing.ranges import ColumnRange, EditError
-from rvqvae.prior.model import CodePrior, Picker
+from rvqvae.prior.infill import infill
+from rvqvae.prior.model import CodePrior, FlatPrior, Picker
 from rvqvae.prior.sampling import SamplingSettings, make_picker
 from rvqvae.vocoder.griffinlim import torch_threads
 
@@ -108,13 +112,17 @@ def regenerate(
     candidates: int = 1,
     right_columns: int = 4,
     select: str = "best",
+    fim: bool = False,
 ) -> Regenerated:
     """Redraw levels ``>= levels_from`` of columns ``span`` of ``grid [rows, cols, Q]`` from the
     prior given the columns before it (at most one context); with ``candidates > 1`` keep the
     fill under which the next ``right_columns`` true columns are most likely (``select=best``)
     or draw one with probability proportional to that likelihood (``weighted``: sampling
-    importance resampling of ``p(fill | left, right)``). Deterministic for ``seed``."""
+    importance resampling of ``p(fill | left, right)``); with ``fim`` draw one fill given the
+    columns on both sides (:func:`_fill_in_the_middle`). Deterministic for ``seed``."""
     check_prior_fits(prior, grid)
+    if fim:
+        return _fill_in_the_middle(prior, grid, span, settings, seed, levels_from)
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise EditError(f"candidates must be an integer >= 1, got {candidates!r}")
     if isinstance(right_columns, bool) or not isinstance(right_columns, int) or right_columns < 0:
@@ -147,6 +155,47 @@ def regenerate(
     edited = grid.clone().long()
     edited[:, span.start : span.end] = fills[chosen]
     return Regenerated(edited, fills, log_prob, chosen, right)
+
+
+def _fill_in_the_middle(
+    prior: CodePrior,
+    grid: Tensor,
+    span: ColumnRange,
+    settings: SamplingSettings,
+    seed: int,
+    levels_from: int,
+) -> Regenerated:
+    """One fill of ``span`` given up to half the context on each side (the rest of the
+    context on one side where the other has fewer columns), by :func:`infill`."""
+    if not isinstance(prior, FlatPrior) or prior.fim_rate <= 0:
+        raise EditError(
+            "method=fim needs a prior trained for fill-in-the-middle: train one with "
+            "prior.model.fim_rate=0.5 (flat order), or use method=rescore"
+        )
+    lay, middle = prior.layout, span.end - span.start
+    budget = prior.context_columns - middle
+    if budget < 1:
+        raise EditError(
+            f"method=fim fills at most {prior.context_columns - 1} columns "
+            f"({(prior.context_columns - 1) * span.column_s:.2f} s) but the range has {middle}: "
+            "use a shorter range or method=rescore"
+        )
+    columns = lay.to_columns(grid.long())  # [C, S]
+    after = columns.shape[0] - span.end
+    right = min(after, max(budget // 2, budget - span.start))
+    left = min(span.start, budget - right)
+    window = columns[span.start - left : span.end + right][None]
+    keep = (prior.slot_level.cpu() < levels_from)[None].expand(middle, -1)
+    draw = make_picker(settings, torch.Generator().manual_seed(int(seed)))
+    with torch_threads(1):
+        out = infill(prior, window.to(prior.bos.device), left, left + middle, draw, keep)
+    fills = lay.to_grid(out[:, left : left + middle].cpu())  # [1, rows, cols, Q]
+    edited = grid.clone().long()
+    edited[:, span.start : span.end] = fills[0]
+    scores = torch.zeros(1, dtype=torch.float64)
+    return Regenerated(
+        edited, fills, scores, 0, ColumnRange(span.end, span.end + right, span.column_s)
+    )
 
 
 @torch.no_grad()

@@ -49,6 +49,7 @@ class CodePrior(nn.Module):
         depth_layers: int = 2,
         dropout: float = 0.2,
         context_columns: int = 32,
+        fim_rate: float = 0.0,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -64,6 +65,12 @@ class CodePrior(nn.Module):
                 raise ValueError(f"prior.{name} must be a positive integer, got {value!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"prior.dropout must be in [0, 1), got {dropout!r}")
+        if (
+            isinstance(fim_rate, bool)
+            or not isinstance(fim_rate, int | float)
+            or not (0.0 <= fim_rate <= 1.0)
+        ):
+            raise ValueError(f"prior.model.fim_rate must be in [0, 1], got {fim_rate!r}")
         self.layout = GridLayout(rows, levels, codebook_size, slot_order)
         self.hparams_dict = {
             "order": self.order,
@@ -77,8 +84,10 @@ class CodePrior(nn.Module):
             "depth_layers": depth_layers,
             "dropout": dropout,
             "context_columns": context_columns,
+            "fim_rate": float(fim_rate),
         }
         self.context_columns = context_columns
+        self.fim_rate = float(fim_rate)
         self.slots = self.layout.slots
         self.codebook_size = codebook_size
         self.register_buffer("slot_level", self.layout.slot_level(), persistent=False)
@@ -199,6 +208,8 @@ class FlatPrior(CodePrior):
         hp = self.hparams_dict
         self.code_emb = nn.Embedding(hp["levels"] * self.codebook_size, hp["d_model"])
         self.transformer = Transformer(hp["d_model"], hp["n_layers"], hp["n_heads"], hp["dropout"])
+        if self.fim_rate > 0:  # prefix / suffix / middle of fill-in-the-middle training (infill)
+            self.segment_emb = nn.Embedding(3, hp["d_model"])
         self.apply(_init_weights)
 
     def _inputs(self, window: Tensor, n: int) -> Tensor:
@@ -211,7 +222,14 @@ class FlatPrior(CodePrior):
         content = self.code_emb(self.slot_level[(pos[1:] - 1) % s] * self.codebook_size + previous)
         content = torch.cat([self.bos.expand(b, 1, -1), content], dim=1)
         above = self.above_inputs(window).reshape(b, cw * s, -1)[:, :n]
-        return content + above + self.column_emb(pos // s) + self.slot_emb(pos % s)
+        return (
+            content + above + self.column_emb(pos // s) + self.slot_emb(pos % s) + self._segment()
+        )
+
+    def _segment(self) -> Tensor | float:
+        """In-order windows are one prefix segment of fill-in-the-middle training (the
+        embedding exists when ``fim_rate > 0``, :mod:`rvqvae.prior.infill`)."""
+        return self.segment_emb.weight[0] if hasattr(self, "segment_emb") else 0.0
 
     def forward(self, columns: Tensor) -> Tensor:
         b, c, s = columns.shape
@@ -233,7 +251,7 @@ class FlatPrior(CodePrior):
         if first:
             out[:, :first] = prompt
         cache = self.transformer.new_cache(batch, self.context_columns * s, self.bos)
-        start, logits = -1, None
+        start, logits, segment = -1, None, self._segment()
         for c in range(first, columns):
             window = self._window_start(c, max(start, 0))
             if window != start:  # (re)fill the cache: BOS, columns [window, c), then (c, 0)
@@ -252,7 +270,7 @@ class FlatPrior(CodePrior):
                 level = self._slot_levels[slot]
                 x = F.embedding(out[:, c, slot] + level * k, self.code_emb.weight)
                 x = x + self.above_step(out[:, start + col - 1, target] if col else None, target)
-                x = x + self.column_emb.weight[col] + self.slot_emb.weight[target]
+                x = x + self.column_emb.weight[col] + self.slot_emb.weight[target] + segment
                 h = self.transformer.step(x[:, None], cache)
                 logits = self.slot_logits(h[:, -1], target)
             if progress is not None:
@@ -268,6 +286,8 @@ class DepthPrior(CodePrior):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         hp = self.hparams_dict
+        if self.fim_rate > 0:
+            raise ValueError("prior.model.fim_rate > 0 needs prior.model.order=flat")
         d = hp["d_model"]
         self.column_code_emb = nn.Embedding(self.slots * self.codebook_size, d)  # slot-specific
         self.code_emb = nn.Embedding(hp["levels"] * self.codebook_size, d)

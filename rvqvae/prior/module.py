@@ -24,6 +24,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from rvqvae.prior.infill import training_nll
 from rvqvae.prior.model import CodePrior
 from rvqvae.training.schedule import OptimizerFactory, SchedulerFactory, warmup_cosine
 
@@ -101,7 +102,7 @@ class PriorModule(L.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         columns, mask = batch
-        nll = self.prior.token_nll(columns)
+        nll = training_nll(self.prior, columns, mask)  # in order, or reordered (prior.fim_rate)
         weights = mask[..., None].expand_as(nll).float()
         loss = (nll * weights).sum() / weights.sum().clamp(min=1)
         self.log(

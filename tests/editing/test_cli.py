@@ -17,6 +17,7 @@ from rvqvae.codec.format import load_codes
 from rvqvae.editing.app import load_models, operate
 from rvqvae.editing.app import run as edit
 from rvqvae.editing.ranges import EditError
+from rvqvae.editing.sources import load_source
 from tests.helpers import REPO, run_module
 
 
@@ -86,6 +87,7 @@ def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tone_codes,
         ({"op": "blend"}, "op=blend needs a second input: b="),
         ({"op": "splice", "parts": ["c:0-1"]}, "splice part 'c:0-1': write SOURCE"),
         ({"op": "zoom"}, "op must be one of show, swap_levels"),
+        ({"op": "inpaint", "range": [0.5, 1.0], "method": "magic"}, "must be left, rescore or fim"),
         ({"a": "missing.wav"}, "a=missing.wav: no such codes or audio file"),
     ],
 )
@@ -101,6 +103,19 @@ def test_bad_settings_are_one_line(prior_run, tone_codes, tmp_path, overrides, m
 @functools.cache
 def _models(ckpt: Path) -> tuple:
     return load_models(str(ckpt), "cpu", "inpaint")
+
+
+def test_inpaint_by_fill_in_the_middle_records_its_method(prior_run, tone_codes, tmp_path) -> None:
+    ckpt = prior_run / "checkpoints" / "best.ckpt"
+    codec, loaded = _models(ckpt)
+    cfg = _cfg(ckpt, tone_codes[0], tmp_path, op="inpaint", range=[0.5, 1.0], method="fim")
+    (result,) = operate(cfg, codec, loaded)
+    assert result.entry["method"] == "fim" and result.entry["candidates"] == 1
+    assert result.entry["right"]["start_column"] == result.entry["range"]["end_column"]
+    before = load_source(codec, tone_codes[0]).grid
+    start, end = result.entry["range"]["start_column"], result.entry["range"]["end_column"]
+    assert torch.equal(result.grid[:, :start], before[:, :start])
+    assert torch.equal(result.grid[:, end:], before[:, end:])
 
 
 def test_prior_ops_need_a_prior_checkpoint(tiny_run, tones, tmp_path) -> None:

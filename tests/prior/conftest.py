@@ -18,6 +18,7 @@ PRIOR_ARGS = [
     "prior.model.n_layers=1",
     "prior.model.n_heads=2",
     "prior.model.context_columns=8",
+    "prior.model.fim_rate=0.5",  # half the batches as prefix, suffix, middle (edit method=fim)
     "dataset.augment_copies=1",
     "evaluation.num_samples=2",
     "evaluation.seconds=1.5",  # > one 1 s window: the windowed figures are finite

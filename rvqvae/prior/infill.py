@@ -1,0 +1,139 @@
+"""Fill-in-the-middle (FIM) for the flat prior: training on reordered windows, and infilling.
+
+A causal prior sees only the columns before a range. FIM training (Bavarian et al. 2022; on
+RVQ codes, VoiceCraft) shows the prior some windows reordered as *prefix, suffix, middle*, so
+that at sampling time it can be given the columns on both sides of a range first and then
+draw the range itself. Here the reordering is by whole columns of the grid:
+
+- every token keeps the embedding of its true column (``column_emb``) and slot, and adds a
+  segment embedding (0 prefix, 1 suffix, 2 middle; ``FlatPrior.segment_emb``, present when
+  ``prior.model.fim_rate > 0``);
+- its "previous token" input is the previous token *in the reordered sequence* (so the first
+  middle token reads the suffix's last token), and its "above" input (the same slot one column
+  earlier) is the true previous column's code when that column comes earlier in the sequence,
+  else the "none" embedding (the suffix's first column: its left neighbour is the middle);
+- with probability ``fim_rate`` a training batch is reordered at one random split (shared by
+  the batch and within the shortest file of the batch); the loss covers every token, in its
+  reordered position. Validation and sampling read windows in order, as before.
+
+:func:`infill` draws columns ``[start, end)`` of a window given every other column of it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rvqvae.prior.model import CodePrior, FlatPrior, Picker
+
+PREFIX, SUFFIX, MIDDLE = 0, 1, 2
+
+
+def fim_order(
+    length: int, start: int, end: int, columns: int | None = None
+) -> tuple[Tensor, Tensor]:
+    """``(order [C], segments [C])``: sequence position -> true column for the middle
+    ``[start, end)`` of the first ``length`` columns (prefix, suffix, middle, then the padding
+    columns ``[length, C)`` last, as prefix), and each sequence column's segment."""
+    c = length if columns is None else columns
+    if not 0 <= start < end <= length <= c:
+        raise ValueError(f"need 0 <= start < end <= length <= columns, got {start, end, length, c}")
+    parts = [(0, start, PREFIX), (end, length, SUFFIX), (start, end, MIDDLE), (length, c, PREFIX)]
+    order = torch.cat([torch.arange(a, b) for a, b, _ in parts])
+    segments = torch.cat([torch.full((b - a,), seg) for a, b, seg in parts])
+    return order, segments
+
+
+def sequence_inputs(
+    prior: FlatPrior, columns: Tensor, order: Tensor, segments: Tensor, positions: Tensor
+) -> Tensor:
+    """Inputs ``[B, len(positions), d]`` at flat sequence ``positions`` of window ``columns
+    [B, C, S]`` read in column ``order`` (only tokens before each position are read)."""
+    b, c, s = columns.shape
+    k, device = prior.codebook_size, columns.device
+    order, segments, positions = (t.to(device) for t in (order, segments, positions))
+    seq = columns[:, order].reshape(b, c * s)  # [B, C*S] in sequence order
+    seq_col, slot = positions // s, positions % s
+    true_col = order[seq_col]
+    # content: BOS at position 0, else the previous token of the sequence, in its level's table
+    prev = (positions - 1).clamp(min=0)
+    content = prior.code_emb(prior.slot_level[prev % s] * k + seq[:, prev])
+    content = torch.where((positions == 0)[None, :, None], prior.bos.expand_as(content), content)
+    # above: the same slot of the true previous column, when it comes earlier in the sequence
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(c, device=device)
+    left = (true_col - 1).clamp(min=0)
+    has_left = (true_col > 0) & (rank[left] < seq_col)
+    above_code = slot * k + columns[:, left, slot]
+    above = torch.where(has_left[None], above_code, torch.full_like(above_code, s * k))
+    x = content + prior.above_emb(above) + prior.column_emb(true_col) + prior.slot_emb(slot)
+    if hasattr(prior, "segment_emb"):
+        x = x + prior.segment_emb(segments[seq_col])
+    return x
+
+
+def reordered_nll(prior: FlatPrior, columns: Tensor, order: Tensor, segments: Tensor) -> Tensor:
+    """NLL (nats) of every token of windows ``[B, C, S]`` read in column ``order``, returned at
+    the tokens' true places ``[B, C, S]`` (the identity order gives ``prior.token_nll``)."""
+    b, c, s = columns.shape
+    positions = torch.arange(c * s, device=columns.device)
+    h = prior.transformer(sequence_inputs(prior, columns, order, segments, positions))
+    logits = prior.level_logits(h, positions % s)  # [B, C*S, K]
+    seq = columns[:, order.to(columns.device)]
+    nll = F.cross_entropy(logits.flatten(0, 1).float(), seq.flatten(), reduction="none")
+    out = torch.empty_like(nll.view(b, c, s))
+    out[:, order.to(columns.device)] = nll.view(b, c, s)
+    return out
+
+
+def training_nll(
+    prior: CodePrior, columns: Tensor, mask: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
+    """The training loss's token NLL ``[B, C, S]``: with probability ``prior.fim_rate`` of a
+    window batch reordered at a random split within its shortest file (``mask [B, C]``), else
+    in order."""
+    rate = getattr(prior, "fim_rate", 0.0)
+    length = int(mask.sum(dim=1).min()) if mask.numel() else 0
+    if rate <= 0 or length < 2 or float(torch.rand((), generator=generator)) >= rate:
+        return prior.token_nll(columns)
+    middle = int(torch.randint(1, length, (), generator=generator))  # 1 .. length - 1
+    start = int(torch.randint(0, length - middle, (), generator=generator))  # suffix >= 1 col
+    order, segments = fim_order(length, start, start + middle, columns.shape[1])
+    return reordered_nll(prior, columns, order, segments)
+
+
+def infill(
+    prior: FlatPrior,
+    window: Tensor,
+    start: int,
+    end: int,
+    pick: Picker,
+    keep: Tensor | None = None,
+) -> Tensor:
+    """``window [B, C, S]`` (C <= context) with columns ``[start, end)`` drawn by ``pick`` given
+    every other column (prefix and suffix first, then the middle, KV cache); where ``keep
+    [end - start, S]`` is true the window's own code stays (a variation's kept levels)."""
+    if not isinstance(prior, FlatPrior) or prior.fim_rate <= 0:
+        raise ValueError(
+            "fill-in-the-middle needs a flat prior trained with prior.model.fim_rate > 0"
+        )
+    b, c, s = window.shape
+    if c > prior.context_columns:
+        raise ValueError(f"a window of {c} columns exceeds the context ({prior.context_columns})")
+    order, segments = fim_order(c, start, end)
+    true_col = order.tolist()
+    known = (c - (end - start)) * s  # tokens of the prefix and the suffix
+    with torch.inference_mode():
+        out = window.clone()
+        cache = prior.transformer.new_cache(b, c * s, prior.bos)
+        first = torch.arange(known + 1, device=out.device)
+        h = prior.transformer(sequence_inputs(prior, out, order, segments, first), cache)
+        for p in range(known, c * s):
+            col, slot = true_col[p // s], p % s
+            if keep is None or not bool(keep[col - start, slot]):
+                out[:, col, slot] = pick(prior.slot_logits(h[:, -1], slot))
+            if p + 1 < c * s:
+                nxt = torch.tensor([p + 1], device=out.device)
+                h = prior.transformer.step(sequence_inputs(prior, out, order, segments, nxt), cache)
+    return out.clone()
