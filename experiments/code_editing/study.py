@@ -24,11 +24,12 @@ from rvqvae.codec.model import Codec
 from rvqvae.editing.ops import Segment, blend, splice, swap_levels
 from rvqvae.editing.output import write_edit
 from rvqvae.editing.ranges import ColumnRange, column_seconds
-from rvqvae.editing.regenerate import range_nll, regenerate
+from rvqvae.editing.regenerate import fim_window, range_nll, regenerate
 from rvqvae.editing.seams import boundary_jump, natural_jumps, seam_figures
 from rvqvae.editing.sources import load_source
 from rvqvae.prior.checkpoint import load_prior, resolve_vqvae
 from rvqvae.prior.data import CodeCache, rebuild_split
+from rvqvae.prior.infill import infill_nll
 from rvqvae.prior.metrics import UnigramBaseline
 from rvqvae.prior.sampling import SamplingSettings
 from rvqvae.prior.temporal import set_figures
@@ -73,18 +74,29 @@ def splice_seams(codec: Codec, grids: list[torch.Tensor]) -> list[float]:
     return jumps
 
 
-def inpaint_study(loaded, train_g, val_g, train_m, val_m, seeds: list[int], k: int):
+def inpaint_study(loaded, train_g, val_g, train_m, val_m, seeds: list[int], k: int, fim=None):
     """Hold back HOLE columns in the middle of every long-enough validation file and fill them
-    by each method; figures over the hole plus MARGIN columns on each side."""
+    by each method; figures over the hole plus MARGIN columns on each side. With ``fim`` (a
+    prior trained with ``prior.model.fim_rate > 0`` on the same VQ-VAE) also its fill given
+    both sides (``fim``) and its left-only fill (``fim_left``); every fill is scored by
+    ``loaded``'s prior."""
     codec, prior = loaded.codec, loaded.prior
     unigram = UnigramBaseline(train_g, codec.model.codebook_size)
     settings = SamplingSettings(1.0, 0, 0.95)
     column_s = column_seconds(codec.settings)
     methods = ["true", "rescore", "rescore_weighted", "left", "unigram", "copy"]
+    drawn = [
+        ("rescore", prior, k, "best", False),
+        ("rescore_weighted", prior, k, "weighted", False),
+    ]
+    drawn.append(("left", prior, 1, "best", False))
+    if fim is not None:
+        methods += ["fim", "fim_left"]
+        drawn += [("fim", fim, 1, "best", True), ("fim_left", fim, 1, "best", False)]
     regions: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     real, seed_of = [], []
     stats = {m: {"l1": [], "nll": [], "right_nll": [], "seam": []} for m in methods}
-    timing = {"rescore": 0.0, "rescore_weighted": 0.0, "left": 0.0, "columns": 0}
+    timing = {name: 0.0 for name, *_ in drawn} | {"columns": 0}
     for g, mel in zip(val_g, val_m):
         cols = g.shape[1]
         if cols < HOLE + 2 * MARGIN + RIGHT:
@@ -98,13 +110,11 @@ def inpaint_study(loaded, train_g, val_g, train_m, val_m, seeds: list[int], k: i
             real.append(mel[:, f0:f1])
             seed_of.append(seed)
             fills = {"true": g.clone()}
-            for name, cand, select in (
-                ("rescore", k, "best"),
-                ("rescore_weighted", k, "weighted"),
-                ("left", 1, "best"),
-            ):
+            for name, model, cand, select, both_sides in drawn:
                 t = time.perf_counter()
-                done = regenerate(prior, g, hole, settings, seed, 0, cand, RIGHT, select)
+                done = regenerate(
+                    model, g, hole, settings, seed, 0, cand, RIGHT, select, both_sides
+                )
                 timing[name] += time.perf_counter() - t
                 fills[name] = done.grid
             timing["columns"] += HOLE
@@ -116,6 +126,14 @@ def inpaint_study(loaded, train_g, val_g, train_m, val_m, seeds: list[int], k: i
             src = torch.arange(hole.start - HOLE, hole.start).clamp(min=0)
             copy[:, hole.start : hole.end] = g[:, src]
             fills["copy"] = copy
+            if fim is not None:  # the true hole's NLL given both sides, and given the left
+                w0, w1 = fim_window(fim.context_columns, hole, cols)
+                cols_true = fim.layout.to_columns(g.long())[w0:w1]
+                nll_both = infill_nll(fim, cols_true, hole.start - w0, hole.end - w0)
+                bits = HOLE * column_s * math.log(2)
+                stats["true"].setdefault("fim_both_bits_per_s", []).append(nll_both / bits)
+                left_nll = range_nll(fim, g, hole) / bits
+                stats["true"].setdefault("fim_left_bits_per_s", []).append(left_nll)
             for name, grid in fills.items():
                 out = decode_grid(codec.model, grid, mel.shape[1], codec.settings.n_mels).numpy()
                 regions[name].append(out[:, f0:f1])
@@ -153,6 +171,9 @@ def inpaint_study(loaded, train_g, val_g, train_m, val_m, seeds: list[int], k: i
             "prior_bits_per_s_of_right": float(np.mean(stats[m]["right_nll"])),
             "seam_jump_median": float(np.median(stats[m]["seam"])),
         }
+        for key in ("fim_both_bits_per_s", "fim_left_bits_per_s"):
+            if key in stats[m]:
+                out[m][f"true_hole_{key}"] = float(np.mean(stats[m][key]))
     n = timing.pop("columns")
     out["speed_s_per_hole_column"] = {k: v / n for k, v in timing.items()}
     out["holes"] = len(real)
@@ -278,7 +299,8 @@ def plot(results: dict, jumps, nat_recon, nat_orig, inpaint_seams: dict) -> None
     fig.tight_layout()
     fig.savefig(HERE / "seams.png", dpi=80)
     plt.close(fig)
-    methods = ["true", "rescore", "rescore_weighted", "left", "unigram", "copy"]
+    methods = [m for m in results["inpaint"] if isinstance(results["inpaint"][m], dict)]
+    methods = [m for m in methods if "wfd" in results["inpaint"][m]]
     keys = [
         ("wfd", "windowed FD"),
         ("c2st", "two-sample acc."),
@@ -299,6 +321,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prior", required=True)
     parser.add_argument("--real", default=None, help="a real-audio VQ-VAE checkpoint")
+    parser.add_argument(
+        "--fim-prior", default=None, help="a prior trained with prior.model.fim_rate > 0"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--max-files", type=int, default=0, help="validation files (0 = all)")
@@ -321,8 +346,9 @@ def main() -> None:
     results["seams_splice_vs_reconstructions"] = seam_figures(jumps, nat_recon)
     results["seams_splice_vs_originals"] = seam_figures(jumps, nat_orig)
     seeds = list(range(args.seeds))
+    fim = load_prior(args.fim_prior).prior if args.fim_prior else None
     inpaint, inpaint_seams = inpaint_study(
-        loaded, train_g, val_g, train_m, val_m, seeds, args.candidates
+        loaded, train_g, val_g, train_m, val_m, seeds, args.candidates, fim
     )
     results["inpaint"] = inpaint
     for m, seam in inpaint_seams.items():

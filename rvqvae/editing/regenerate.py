@@ -157,6 +157,15 @@ def regenerate(
     return Regenerated(edited, fills, log_prob, chosen, right)
 
 
+def fim_window(context: int, span: ColumnRange, columns: int) -> tuple[int, int]:
+    """Columns ``[first, last)`` around ``span`` that fit ``context``: half of what is left on
+    each side, the rest of it on one side where the other has fewer columns."""
+    budget = context - (span.end - span.start)
+    right = min(columns - span.end, max(budget // 2, budget - span.start))
+    left = min(span.start, budget - right)
+    return span.start - left, span.end + right
+
+
 def _fill_in_the_middle(
     prior: CodePrior,
     grid: Tensor,
@@ -181,10 +190,9 @@ def _fill_in_the_middle(
             "use a shorter range or method=rescore"
         )
     columns = lay.to_columns(grid.long())  # [C, S]
-    after = columns.shape[0] - span.end
-    right = min(after, max(budget // 2, budget - span.start))
-    left = min(span.start, budget - right)
-    window = columns[span.start - left : span.end + right][None]
+    first, last = fim_window(prior.context_columns, span, columns.shape[0])
+    left, right = span.start - first, last - span.end
+    window = columns[first:last][None]
     keep = (prior.slot_level.cpu() < levels_from)[None].expand(middle, -1)
     draw = make_picker(settings, torch.Generator().manual_seed(int(seed)))
     with torch_threads(1):

@@ -137,3 +137,14 @@ def infill(
                 nxt = torch.tensor([p + 1], device=out.device)
                 h = prior.transformer.step(sequence_inputs(prior, out, order, segments, nxt), cache)
     return out.clone()
+
+
+@torch.no_grad()
+def infill_nll(prior: FlatPrior, window: Tensor, start: int, end: int) -> float:
+    """The prior's NLL (nats) of the true codes of columns ``[start, end)`` of ``window
+    [C, S]`` given every other column of it (prefix and suffix first): what the right context
+    adds is this against the left-only NLL of the same columns."""
+    c = window.shape[0]
+    order, segments = fim_order(c, start, end)
+    nll = reordered_nll(prior.eval(), window[None].to(prior.bos.device), order, segments)
+    return float(nll[0, start:end].double().sum())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rvqvae.prior.infill import fim_order, infill, reordered_nll, training_nll
+from rvqvae.prior.infill import fim_order, infill, infill_nll, reordered_nll, training_nll
 from rvqvae.prior.model import build_prior
 
 SMALL = dict(rows=2, levels=2, codebook_size=6, d_model=32, n_layers=2, n_heads=4, dropout=0.0)
@@ -105,3 +105,19 @@ def test_the_middle_sees_the_suffix_and_training_reorders_at_the_fim_rate() -> N
         assert torch.equal(runs[0], runs[1]) and not torch.allclose(runs[0], plain)
         prior.fim_rate = 0.0
         assert torch.equal(training_nll(prior, columns, mask), plain)
+
+
+def test_infill_nll_is_what_the_cached_path_assigns_to_the_true_middle() -> None:
+    prior = _prior(0.5)
+    window = torch.randint(0, 6, (6, prior.slots))
+    true_middle = window[2:5].flatten().tolist()  # in the order infill visits it
+    total = []
+
+    def forced(logits: torch.Tensor) -> torch.Tensor:
+        code = true_middle[len(total)]
+        total.append(-float(torch.log_softmax(logits, dim=-1)[0, code]))
+        return torch.tensor([code])
+
+    out = infill(prior, window[None], 2, 5, forced)
+    assert torch.equal(out[0], window)
+    assert infill_nll(prior, window, 2, 5) == pytest.approx(sum(total), rel=1e-4)
