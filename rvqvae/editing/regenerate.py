@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rvqvae.editing.ranges import ColumnRange, EditError
-from rvqvae.prior.infill import infill
-from rvqvae.prior.model import CodePrior, FlatPrior, Picker
+from rvqvae.prior.infill import can_infill, infill
+from rvqvae.prior.model import CodePrior, Picker
 from rvqvae.prior.sampling import SamplingSettings, make_picker
 from rvqvae.vocoder.griffinlim import torch_threads
 
@@ -176,7 +176,7 @@ def _fill_in_the_middle(
 ) -> Regenerated:
     """One fill of ``span`` given up to half the context on each side (the rest of the
     context on one side where the other has fewer columns), by :func:`infill`."""
-    if not isinstance(prior, FlatPrior) or prior.fim_rate <= 0:
+    if not can_infill(prior):
         raise EditError(
             "method=fim needs a prior trained for fill-in-the-middle: train one with "
             "prior.model.fim_rate=0.5 (flat order), or use method=rescore"
@@ -195,8 +195,10 @@ def _fill_in_the_middle(
     window = columns[first:last][None]
     keep = (prior.slot_level.cpu() < levels_from)[None].expand(middle, -1)
     draw = make_picker(settings, torch.Generator().manual_seed(int(seed)))
+    report = getattr(prior, "report_columns", None)  # the studio's view: progress and Stop
+    progress = None if report is None else (lambda n: report(n, middle))
     with torch_threads(1):
-        out = infill(prior, window.to(prior.bos.device), left, left + middle, draw, keep)
+        out = infill(prior, window.to(prior.bos.device), left, left + middle, draw, keep, progress)
     fills = lay.to_grid(out[:, left : left + middle].cpu())  # [1, rows, cols, Q]
     edited = grid.clone().long()
     edited[:, span.start : span.end] = fills[0]

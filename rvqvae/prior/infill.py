@@ -21,6 +21,8 @@ draw the range itself. Here the reordering is by whole columns of the grid:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -103,6 +105,12 @@ def training_nll(
     return reordered_nll(prior, columns, order, segments)
 
 
+def can_infill(prior: CodePrior) -> bool:
+    """Whether ``prior`` (or a view of one that forwards its attributes) was trained for
+    fill-in-the-middle: flat order and ``fim_rate > 0``."""
+    return getattr(prior, "order", None) == FlatPrior.order and getattr(prior, "fim_rate", 0) > 0
+
+
 def infill(
     prior: FlatPrior,
     window: Tensor,
@@ -110,11 +118,13 @@ def infill(
     end: int,
     pick: Picker,
     keep: Tensor | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Tensor:
     """``window [B, C, S]`` (C <= context) with columns ``[start, end)`` drawn by ``pick`` given
     every other column (prefix and suffix first, then the middle, KV cache); where ``keep
-    [end - start, S]`` is true the window's own code stays (a variation's kept levels)."""
-    if not isinstance(prior, FlatPrior) or prior.fim_rate <= 0:
+    [end - start, S]`` is true the window's own code stays (a variation's kept levels).
+    ``progress(n)`` is called after each of the middle's columns (n done)."""
+    if not can_infill(prior):
         raise ValueError(
             "fill-in-the-middle needs a flat prior trained with prior.model.fim_rate > 0"
         )
@@ -133,6 +143,8 @@ def infill(
             col, slot = true_col[p // s], p % s
             if keep is None or not bool(keep[col - start, slot]):
                 out[:, col, slot] = pick(prior.slot_logits(h[:, -1], slot))
+            if progress is not None and slot == s - 1:
+                progress((p + 1 - known) // s)
             if p + 1 < c * s:
                 nxt = torch.tensor([p + 1], device=out.device)
                 h = prior.transformer.step(sequence_inputs(prior, out, order, segments, nxt), cache)

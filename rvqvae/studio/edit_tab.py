@@ -14,7 +14,8 @@ HELP = (
     "**blend**: B's weight per position, re-quantized. **splice**: parts such as "
     "`a:0-1.5, b:2-*3, a:3-` (source:start-end seconds, *loops). **inpaint**: the prior "
     "redraws the range (*rescore*: the best of several fills by the prior's likelihood of "
-    "what follows; *left*: the left context only). **variation**: keeps levels below "
+    "what follows; *left*: the left context only; *fim*: both sides first, with a prior trained "
+    "with `prior.model.fim_rate` > 0). **variation**: keeps levels below "
     "*levels*, redraws the rest over the range. **continue**: the first *prompt seconds* of A, "
     "continued to *seconds*. Ranges snap to code columns; prior operations need a prior run."
 )
@@ -115,7 +116,7 @@ def build_edit_tab(catalog: Catalog, engine: Engine, limit: dict[str, Any] | Non
         e_topp = gr.Slider(0.05, 1.0, value=d["top_p"], step=0.01, label="top-p")
         e_seed = gr.Number(d["seed"], precision=0, label="seed")
         e_method = gr.Radio(
-            ["rescore", "left"], value=d["method"], label="inpaint/variation: right context"
+            ["rescore", "left", "fim"], value=d["method"], label="inpaint/variation: right context"
         )
     with gr.Row():
         e_go = gr.Button("Edit", variant="primary", elem_id="edit-button")

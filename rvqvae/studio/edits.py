@@ -55,6 +55,10 @@ class _ReportingPrior:
 
         return self._prior.generate(batch, columns, pick, prompt, each)
 
+    def report_columns(self, done: int, total: int) -> None:
+        """Progress of a fill-in-the-middle (``method=fim``), which draws without ``generate``."""
+        self._step(done, total)
+
 
 def run_edit(
     engine: Engine, run: Run, a: Path, b: Path | None, ask: dict[str, Any], progress: Progress

@@ -161,6 +161,11 @@ def test_edit_inpaints_with_the_prior_and_refuses_it_without_one(client, prior_r
     history = load_codes(existing(codes[0])).generator["history"]
     assert history[-1]["op"] == "inpaint" and history[-1]["method"] == "left"
     assert "regenerated levels >= 0" in notes
+    # the session's prior is trained with prior.model.fim_rate > 0: both sides, then the range
+    fim = client.predict(
+        prior, "inpaint", a["value"], None, None, None, *settings[:-1], "fim", api_name="/edit"
+    )
+    assert load_codes(existing(fim[4][0])).generator["history"][-1]["method"] == "fim"
     vqvae = str(tiny_run.run.resolve())  # a VQ-VAE run: no prior to inpaint with
     message = _app_error(
         client, vqvae, "inpaint", a["value"], None, None, None, *settings, api_name="/edit"
