@@ -63,7 +63,8 @@ class PriorStepGraph(nn.Module):
         content = torch.where(position == 0, p.bos.expand_as(content), content)
         above_index = torch.where(above < 0, torch.full_like(above, s * k), slot * k + above)
         x = content + p.above_emb(above_index) + p.column_emb(column) + p.slot_emb(slot)
-        h = (x + p._segment())[:, None]  # in-order sampling: fill-in-the-middle's prefix segment  # [B, 1, d]
+        x = x + p.in_order_segment()  # fill-in-the-middle's prefix segment (FIM priors)
+        h = x[:, None]  # [B, 1, d]
         keys, values = [], []
         for i, block in enumerate(p.transformer.blocks):
             h, kk, vv = _attend(block, h, past_keys[i], past_values[i])

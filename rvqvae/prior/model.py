@@ -223,10 +223,14 @@ class FlatPrior(CodePrior):
         content = torch.cat([self.bos.expand(b, 1, -1), content], dim=1)
         above = self.above_inputs(window).reshape(b, cw * s, -1)[:, :n]
         return (
-            content + above + self.column_emb(pos // s) + self.slot_emb(pos % s) + self._segment()
+            content
+            + above
+            + self.column_emb(pos // s)
+            + self.slot_emb(pos % s)
+            + self.in_order_segment()
         )
 
-    def _segment(self) -> Tensor | float:
+    def in_order_segment(self) -> Tensor | float:
         """In-order windows are one prefix segment of fill-in-the-middle training (the
         embedding exists when ``fim_rate > 0``, :mod:`rvqvae.prior.infill`)."""
         return self.segment_emb.weight[0] if hasattr(self, "segment_emb") else 0.0
@@ -251,7 +255,7 @@ class FlatPrior(CodePrior):
         if first:
             out[:, :first] = prompt
         cache = self.transformer.new_cache(batch, self.context_columns * s, self.bos)
-        start, logits, segment = -1, None, self._segment()
+        start, logits, segment = -1, None, self.in_order_segment()
         for c in range(first, columns):
             window = self._window_start(c, max(start, 0))
             if window != start:  # (re)fill the cache: BOS, columns [window, c), then (c, 0)
