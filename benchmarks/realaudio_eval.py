@@ -8,6 +8,11 @@ files are grouped by kind (the clip's folder: music, speech, effects), and each 
 evaluated like ``python -m rvqvae.evaluate`` does (non-overlapping 1 s chunks, no
 augmentation): ``norm_l1`` (over the run's training mean, as ``val/norm_l1``) with 1..N levels,
 whether each level count was trained for (quantizer dropout), and codebook utilisation per level.
+With ``--visqol N`` each kind also gets what it sounds like, as every training run's end
+(``rvqvae/training/perceptual_eval.py``) measures it on mixed files: on the first N validation
+files of the kind (first 4 s), ViSQOL of the reconstruction against the same synthesis of the
+analysis mel (``--synth``: Griffin-Lim by default, so runs with and without a vocoder compare),
+the ViSQOL ceiling and multi-resolution LSD (``rvqvae.vocoder.perceptual.perceptual_scores``).
 Prints one markdown table per run and writes the figures to ``--out``.
 """
 
@@ -21,7 +26,23 @@ from pathlib import Path
 from typing import Any
 
 
-def kind_figures(run_dir: Path, cache_dir: str | None = None) -> dict[str, Any]:
+def kind_sound(codec: Any, files: list[Path], max_files: int, synth: str) -> dict[str, float]:
+    """ViSQOL, its ceiling and LSD of ``codec``'s reconstructions of the first ``max_files``."""
+    from rvqvae.training.perceptual_eval import model_reconstruction
+    from rvqvae.vocoder.perceptual import load_clips, perceptual_scores
+    from rvqvae.vocoder.synthesize import build_synthesizer
+
+    s = codec.settings
+    audios = load_clips(files, s, codec.normalize_peak, max_files, 4.0)
+    synthesizer = build_synthesizer(synth, s, codec.path)
+    result = perceptual_scores(audios, s, model_reconstruction(codec.model), synthesizer)
+    keys = ("visqol", "visqol_ceiling", "lsd", "lsd_ceiling", "files")
+    return {k: result[k] for k in keys}
+
+
+def kind_figures(
+    run_dir: Path, cache_dir: str | None = None, visqol_files: int = 0, synth: str = "griffinlim"
+) -> dict[str, Any]:
     """``{"run", "quantize_dropout", "kinds": {kind: {files, chunks, norm_l1_levels, ...}}}``."""
     from rvqvae.codec.evaluation import evaluate_codec, load_eval_chunks
     from rvqvae.codec.model import Codec
@@ -43,6 +64,8 @@ def kind_figures(run_dir: Path, cache_dir: str | None = None) -> dict[str, Any]:
             "trained_levels": [v["trained"] for v in result["levels"].values()],
             "utilization": [v["utilization"] for v in result["codebook"].values()],
         }
+        if visqol_files:
+            kinds[kind]["sound"] = kind_sound(codec, by_kind[kind], visqol_files, synth)
     return {
         "run": str(run_dir),
         "quantize_dropout": codec.model.quantize_dropout,
@@ -58,12 +81,20 @@ def markdown(figures: dict[str, Any]) -> str:
     head = ["kind", "files", "chunks"]
     head += [f"norm_l1 {k} lvl" for k in range(1, q + 1)]
     head += [f"util L{k}" for k in range(q)]
+    if any("sound" in v for v in figures["kinds"].values()):
+        head.append("sounds like")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for kind, v in figures["kinds"].items():
         pairs = zip(v["norm_l1_levels"], v["trained_levels"])
         levels = [f"{x:.3f}" + ("" if ok else "*") for x, ok in pairs]
         row = [kind, str(v["files"]), str(v["chunks"]), *levels]
         row += [f"{u:.2f}" for u in v["utilization"]]
+        if "sound" in v:
+            snd = v["sound"]
+            row.append(
+                f"ViSQOL {snd['visqol']:.2f} (ceiling {snd['visqol_ceiling']:.2f}), "
+                f"LSD {snd['lsd']:.2f} (ceiling {snd['lsd_ceiling']:.2f}), {snd['files']} files"
+            )
         lines.append("| " + " | ".join(row) + " |")
     note = "* = that many levels were never decoded in training (no quantizer dropout)"
     return "\n".join([*lines, "", note])
@@ -74,10 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--cache", default=None, help="mel cache folder (default: the project's)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--visqol", type=int, default=0, help="files per kind for ViSQOL (0: none)")
+    ap.add_argument("--synth", default="griffinlim", help="griffinlim | auto | a vocoder .ckpt")
     args = ap.parse_args(argv)
     results = []
     for run in args.runs:
-        figures = kind_figures(run, args.cache)
+        figures = kind_figures(run, args.cache, args.visqol, args.synth)
         results.append(figures)
         print(f"\n{run} (quantize_dropout={figures['quantize_dropout']})\n{markdown(figures)}")
     if args.out:
