@@ -5,9 +5,9 @@ RVQ codes, VoiceCraft) shows the prior some windows reordered as *prefix, suffix
 that at sampling time it can be given the columns on both sides of a range first and then
 draw the range itself. Here the reordering is by whole columns of the grid:
 
-- every token keeps the embedding of its true column (``column_emb``) and slot, and adds a
-  segment embedding (0 prefix, 1 suffix, 2 middle; ``FlatPrior.segment_emb``, present when
-  ``prior.model.fim_rate > 0``);
+- every token (``FlatPrior.sequence_inputs``) keeps the embedding of its true column
+  (``column_emb``) and slot, and adds a segment embedding (0 prefix, 1 suffix, 2 middle;
+  ``FlatPrior.segment_emb``, present when ``prior.model.fim_rate > 0``);
 - its "previous token" input is the previous token *in the reordered sequence* (so the first
   middle token reads the suffix's last token), and its "above" input (the same slot one column
   earlier) is the true previous column's code when that column comes earlier in the sequence,
@@ -47,40 +47,12 @@ def fim_order(
     return order, segments
 
 
-def sequence_inputs(
-    prior: FlatPrior, columns: Tensor, order: Tensor, segments: Tensor, positions: Tensor
-) -> Tensor:
-    """Inputs ``[B, len(positions), d]`` at flat sequence ``positions`` of window ``columns
-    [B, C, S]`` read in column ``order`` (only tokens before each position are read)."""
-    b, c, s = columns.shape
-    k, device = prior.codebook_size, columns.device
-    order, segments, positions = (t.to(device) for t in (order, segments, positions))
-    seq = columns[:, order].reshape(b, c * s)  # [B, C*S] in sequence order
-    seq_col, slot = positions // s, positions % s
-    true_col = order[seq_col]
-    # content: BOS at position 0, else the previous token of the sequence, in its level's table
-    prev = (positions - 1).clamp(min=0)
-    content = prior.code_emb(prior.slot_level[prev % s] * k + seq[:, prev])
-    content = torch.where((positions == 0)[None, :, None], prior.bos.expand_as(content), content)
-    # above: the same slot of the true previous column, when it comes earlier in the sequence
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(c, device=device)
-    left = (true_col - 1).clamp(min=0)
-    has_left = (true_col > 0) & (rank[left] < seq_col)
-    above_code = slot * k + columns[:, left, slot]
-    above = torch.where(has_left[None], above_code, torch.full_like(above_code, s * k))
-    x = content + prior.above_emb(above) + prior.column_emb(true_col) + prior.slot_emb(slot)
-    if hasattr(prior, "segment_emb"):
-        x = x + prior.segment_emb(segments[seq_col])
-    return x
-
-
 def reordered_nll(prior: FlatPrior, columns: Tensor, order: Tensor, segments: Tensor) -> Tensor:
     """NLL (nats) of every token of windows ``[B, C, S]`` read in column ``order``, returned at
     the tokens' true places ``[B, C, S]`` (the identity order gives ``prior.token_nll``)."""
     b, c, s = columns.shape
     positions = torch.arange(c * s, device=columns.device)
-    h = prior.transformer(sequence_inputs(prior, columns, order, segments, positions))
+    h = prior.transformer(prior.sequence_inputs(columns, order, segments, positions))
     logits = prior.level_logits(h, positions % s)  # [B, C*S, K]
     seq = columns[:, order.to(columns.device)]
     nll = F.cross_entropy(logits.flatten(0, 1).float(), seq.flatten(), reduction="none")
@@ -138,7 +110,7 @@ def infill(
         out = window.clone()
         cache = prior.transformer.new_cache(b, c * s, prior.bos)
         first = torch.arange(known + 1, device=out.device)
-        h = prior.transformer(sequence_inputs(prior, out, order, segments, first), cache)
+        h = prior.transformer(prior.sequence_inputs(out, order, segments, first), cache)
         for p in range(known, c * s):
             col, slot = true_col[p // s], p % s
             if keep is None or not bool(keep[col - start, slot]):
@@ -147,7 +119,7 @@ def infill(
                 progress((p + 1 - known) // s)
             if p + 1 < c * s:
                 nxt = torch.tensor([p + 1], device=out.device)
-                h = prior.transformer.step(sequence_inputs(prior, out, order, segments, nxt), cache)
+                h = prior.transformer.step(prior.sequence_inputs(out, order, segments, nxt), cache)
     return out.clone()
 
 

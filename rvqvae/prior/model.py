@@ -213,22 +213,42 @@ class FlatPrior(CodePrior):
         self.apply(_init_weights)
 
     def _inputs(self, window: Tensor, n: int) -> Tensor:
-        """Inputs ``[B, n, d]`` of the first ``n`` flat positions of ``window [B, Cw, S]``:
-        BOS or the previous token, the same slot one column earlier, column and slot embeddings
-        (only codes before position ``n - 1`` are read)."""
-        b, cw, s = window.shape
-        pos = torch.arange(n, device=window.device)
-        previous = window.reshape(b, cw * s)[:, : n - 1]
-        content = self.code_emb(self.slot_level[(pos[1:] - 1) % s] * self.codebook_size + previous)
-        content = torch.cat([self.bos.expand(b, 1, -1), content], dim=1)
-        above = self.above_inputs(window).reshape(b, cw * s, -1)[:, :n]
-        return (
-            content
-            + above
-            + self.column_emb(pos // s)
-            + self.slot_emb(pos % s)
-            + self.in_order_segment()
-        )
+        """Inputs ``[B, n, d]`` of the first ``n`` flat positions of ``window [B, Cw, S]`` read
+        in order (only codes before position ``n - 1`` are read)."""
+        cw, device = window.shape[1], window.device
+        in_order = torch.arange(cw, device=device)
+        prefix = torch.zeros(cw, dtype=torch.long, device=device)  # one FIM prefix segment
+        return self.sequence_inputs(window, in_order, prefix, torch.arange(n, device=device))
+
+    def sequence_inputs(
+        self, columns: Tensor, order: Tensor, segments: Tensor, positions: Tensor
+    ) -> Tensor:
+        """Inputs ``[B, len(positions), d]`` at flat sequence ``positions`` of window ``columns
+        [B, C, S]`` read in column ``order`` (sequence column -> true column; the identity
+        reads in order, fill-in-the-middle reorders, :mod:`rvqvae.prior.infill`), each sequence
+        column in ``segments`` (0 prefix, 1 suffix, 2 middle). A token's input: BOS or the
+        previous token of the sequence, the same slot of the true previous column when that
+        column comes earlier in the sequence ("none" otherwise), its true column's and its
+        slot's embeddings, and its segment's (FIM priors). Only tokens before each position
+        are read."""
+        c, s, k = columns.shape[1], self.slots, self.codebook_size
+        order, segments, positions = (t.to(columns.device) for t in (order, segments, positions))
+        seq_col, slot = positions // s, positions % s
+        true_col = order[seq_col]
+        prev = (positions - 1).clamp(min=0)
+        previous = columns[:, order[prev // s], prev % s]  # [B, P]
+        content = self.code_emb(self.slot_level[prev % s] * k + previous)
+        content = torch.where((positions == 0)[None, :, None], self.bos.expand_as(content), content)
+        rank = torch.empty_like(order)  # true column -> its place in the sequence
+        rank[order] = torch.arange(c, device=order.device)
+        left = (true_col - 1).clamp(min=0)
+        has_left = (true_col > 0) & (rank[left] < seq_col)
+        above = slot * k + columns[:, left, slot]
+        above = torch.where(has_left[None], above, torch.full_like(above, s * k))
+        x = content + self.above_emb(above) + self.column_emb(true_col) + self.slot_emb(slot)
+        if hasattr(self, "segment_emb"):
+            x = x + self.segment_emb(segments[seq_col])
+        return x
 
     def in_order_segment(self) -> Tensor | float:
         """In-order windows are one prefix segment of fill-in-the-middle training (the
