@@ -68,8 +68,10 @@ def training_nll(
     window batch reordered at a random split within its shortest file (``mask [B, C]``), else
     in order."""
     rate = getattr(prior, "fim_rate", 0.0)
+    if rate <= 0:  # no reduction over the mask (a host sync on a GPU) for in-order priors
+        return prior.token_nll(columns)
     length = int(mask.sum(dim=1).min()) if mask.numel() else 0
-    if rate <= 0 or length < 2 or float(torch.rand((), generator=generator)) >= rate:
+    if length < 2 or float(torch.rand((), generator=generator)) >= rate:
         return prior.token_nll(columns)
     middle = int(torch.randint(1, length, (), generator=generator))  # 1 .. length - 1
     start = int(torch.randint(0, length - middle, (), generator=generator))  # suffix >= 1 col
