@@ -52,7 +52,10 @@ class QuantizerWrapper(nn.Module):
 
     ``use_cosine_sim``: l2-normalised inputs and codebooks (the library's cosine-similarity
     codebooks); ``rotation_trick``: gradients through the quantizer by the rotation trick
-    (``None``: the library's default, on for ``dim > 1``; ``False``: straight-through).
+    (``None``: the library's default, on for ``dim > 1``; ``False``: straight-through);
+    ``projection_dim``: the library's low-dimensional codebook lookup (``ResidualVQ``'s
+    ``codebook_dim``: a learned projection ``dim -> projection_dim`` before the levels and back
+    after them; ``None``: none, codes of size ``dim``).
     """
 
     def __init__(
@@ -70,9 +73,12 @@ class QuantizerWrapper(nn.Module):
         quantize_dropout_cutoff_index: int = 0,
         use_cosine_sim: bool = False,
         rotation_trick: bool | None = None,
+        projection_dim: int | None = None,
     ) -> None:
         super().__init__()
         check_int("dim", dim, 1)
+        if projection_dim is not None:
+            check_int("codebook_projection_dim", projection_dim, 1)
         check_int("codebook_size", codebook_size, 2)
         check_int("num_quantizers", num_quantizers, 1)
         if not 0.0 <= decay < 1.0:
@@ -103,7 +109,9 @@ class QuantizerWrapper(nn.Module):
             quantize_dropout_cutoff_index=self.quantize_dropout_cutoff_index,
             use_cosine_sim=use_cosine_sim,
             rotation_trick=rotation_trick,
+            codebook_dim=projection_dim,
         )
+        self.projection_dim = projection_dim
         self.last_level_losses: Tensor = torch.zeros(num_quantizers)
 
     def trained_levels(self, levels: int) -> bool:

@@ -138,6 +138,7 @@ class ConvVQVAE(nn.Module):
         quantize_dropout_cutoff_index: int = 0,
         use_cosine_sim: bool = False,
         rotation_trick: bool | None = None,
+        codebook_projection_dim: int | None = None,
     ) -> None:
         super().__init__()
         check_int("codebook_dim", codebook_dim, 1)
@@ -163,6 +164,7 @@ class ConvVQVAE(nn.Module):
             quantize_dropout_cutoff_index=quantize_dropout_cutoff_index,
             use_cosine_sim=use_cosine_sim,
             rotation_trick=rotation_trick,
+            projection_dim=codebook_projection_dim,
         )
         self.decoder = VQDecoder(codebook_dim=codebook_dim, dropout=dropout)
         self._spatial_shape: tuple[int, int] | None = None

@@ -33,6 +33,7 @@ MODEL_KEYS = (
     "quantize_dropout_cutoff_index",
     "use_cosine_sim",  # absent from older checkpoints: false
     "rotation_trick",  # absent from older checkpoints: null (the library's default, on)
+    "codebook_projection_dim",  # absent from older checkpoints: null (no projection)
 )
 
 

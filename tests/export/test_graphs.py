@@ -30,6 +30,28 @@ def test_encoder_and_decoder_graphs_equal_the_library(tiny_run) -> None:
             assert (got - want).abs().max() <= 1e-5
 
 
+def test_a_codebook_projection_is_searched_and_decoded_as_the_library_does() -> None:
+    from rvqvae.codec.grid import encode_grid
+    from rvqvae.export.codec_graphs import DecoderGraph, EncoderGraph
+    from rvqvae.models.vqvae import ConvVQVAE
+
+    torch.manual_seed(0)
+    model = ConvVQVAE(
+        codebook_dim=16, codebook_size=8, num_quantizers=2, dropout=0.0, codebook_projection_dim=4
+    )
+    mel = torch.rand(2, 128, 48) * 4
+    with torch.no_grad():
+        model.quantizer.init_codebooks(model.encode(mel[:, None]).flatten(2).mT)
+    model.eval()
+    with torch.no_grad():
+        codes = EncoderGraph(model).eval()(mel)
+        assert torch.equal(codes, encode_grid(model, mel))
+        rows, cols = codes.shape[1:3]
+        want = model.decode_codes(codes.reshape(2, rows * cols, 2), (rows, cols), (128, 48))
+        got = DecoderGraph(model, 128).eval()(codes, torch.tensor(2))
+    assert (got - want[:, 0]).abs().max() <= 1e-5
+
+
 def test_a_quantizer_option_the_search_does_not_reproduce_is_one_line(tiny_run) -> None:
     from rvqvae.codec.model import Codec
     from rvqvae.export import ExportError
