@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import Timer
 from torch import Tensor
 
 from rvqvae.models.vqvae import (
@@ -129,11 +131,28 @@ class RVQVAEModule(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)
-        scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=total)
+        extra = {}
+        if getattr(self.scheduler_factory, "keywords", {}).get("budget") == "time":
+            extra["time_fraction"] = self._time_budget_spent()
+        scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=total, **extra)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+    def _time_budget_spent(self) -> Callable[[], float] | None:
+        """The share of ``trainer.max_time`` spent training so far, from Lightning's ``Timer``
+        (saved in checkpoints, so a resumed run goes on from where it stopped); None without a
+        time budget."""
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        if timer is None or timer.time_remaining("train") is None:
+            return None
+
+        def spent() -> float:
+            elapsed, left = timer.time_elapsed("train"), timer.time_remaining("train") or 0.0
+            return elapsed / max(elapsed + left, 1e-9)
+
+        return spent
 
     # ------------------------------------------------------------------ training
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:

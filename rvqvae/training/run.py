@@ -62,6 +62,15 @@ def validate_config(cfg: dict[str, Any]) -> None:
     for key in ("optimizer.weight_decay", "scheduler.warmup_steps", "trainer.max_epochs"):
         _positive(cfg, key, allow_zero=True)
     _positive(cfg, "dataset.augmentation_expansion", allow_zero=True)
+    scheduler = cfg.get("scheduler")
+    budget = scheduler.get("budget", "steps") if isinstance(scheduler, dict) else "steps"
+    if budget not in ("steps", "time"):
+        raise ConfigError(f"scheduler.budget must be steps or time, got {budget!r}")
+    if budget == "time" and not (cfg.get("trainer") or {}).get("max_time"):
+        raise ConfigError(
+            "scheduler.budget=time fits the decay to trainer.max_time, which is not set: add "
+            "e.g. trainer.max_time=00:00:06:00, or use scheduler=cosine"
+        )
     model = cfg["model"]
     for key, minimum in (("num_quantizers", 1), ("codebook_size", 2), ("codebook_dim", 1)):
         value = model.get(key)

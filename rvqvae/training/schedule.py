@@ -16,15 +16,35 @@ SchedulerFactory = Callable[..., Any]
 
 
 def warmup_cosine(
-    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+    optimizer: torch.optim.Optimizer,
+    warmup_steps: int,
+    total_steps: int,
+    budget: str = "steps",
+    time_fraction: Callable[[], float] | None = None,
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up over ``warmup_steps`` (at most a tenth of the run), then cosine decay to
-    zero at ``total_steps``."""
+    zero at ``total_steps``.
+
+    ``budget="time"`` fits the decay to the training time budget as well: the cosine follows
+    whichever is further along, the steps or ``time_fraction()`` (the share of
+    ``trainer.max_time`` spent, which the training module passes), so a run that
+    ``trainer.max_time`` stops ends annealed whatever ``trainer.max_epochs`` says."""
+    if budget not in ("steps", "time"):
+        raise ValueError(f"scheduler.budget must be steps or time, got {budget!r}")
+    if budget == "time" and time_fraction is None:
+        raise ValueError(
+            "scheduler.budget=time needs trainer.max_time (the time budget the decay is fitted "
+            "to): set it, e.g. trainer.max_time=00:00:06:00, or use scheduler.budget=steps"
+        )
     total = max(1, int(total_steps))
     warmup = min(int(warmup_steps), total // 10)
+    spent = time_fraction if budget == "time" else None
 
     def factor(step: int) -> float:
         ramp = min(1.0, (step + 1) / warmup) if warmup else 1.0
-        return ramp * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+        progress = min(step, total) / total
+        if spent is not None:
+            progress = max(progress, min(1.0, max(0.0, spent())))
+        return ramp * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -42,6 +42,25 @@ def test_scheduler_cosine_decays_the_rate(tone_folder: Path, tmp_path: Path) -> 
     assert lrs[0] < 0.0123 and lrs[-1] < 0.0123 / 2  # decays towards 0 at the run's end
 
 
+def test_scheduler_fitted_to_the_time_budget_ends_annealed(tone_folder: Path, tmp_path) -> None:
+    """trainer.max_time stops a run long before its max_epochs: the plain cosine would still be
+    near the full rate; the time-fitted one has decayed by the budget's end."""
+    run_dir = tmp_path / "run"
+    args = [
+        "optimizer.lr=0.0123",
+        "scheduler=cosine_time",
+        "trainer.max_epochs=10000",
+        "trainer.max_time=00:00:00:04",
+        "callbacks.previews=null",
+    ]
+    train_here(fast_args(tone_folder, run_dir, *args), run_dir)
+    lrs = _lrs(run_dir)
+    summary = read_summary(run_dir)
+    assert summary["status"] == "completed" and 2 <= summary["epochs"] < 10000
+    assert all(b <= a for a, b in zip(lrs, lrs[1:])) and lrs[0] < 0.0123
+    assert lrs[-1] < 0.0123 / 4, lrs  # a cosine over 10000 epochs would still be at ~0.0123
+
+
 def test_early_stopping_preset_stops_the_run(tone_folder: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     args = [
@@ -78,6 +97,8 @@ def test_optimizer_node_builds_what_it_names() -> None:
         (["optimizer.lr=0"], "optimizer.lr must be a number > 0"),
         (["optimizer.weight_decay=-1"], "optimizer.weight_decay must be a number >= 0"),
         (["scheduler.warmup_steps=-5"], "scheduler.warmup_steps must be a number >= 0"),
+        (["scheduler=cosine_time"], "scheduler.budget=time fits the decay to trainer.max_time"),
+        (["scheduler.budget=hours"], "scheduler.budget must be steps or time"),
     ],
 )
 def test_bad_node_values_name_the_key(overrides: list[str], message: str) -> None:
