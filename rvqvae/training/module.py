@@ -28,11 +28,10 @@ from rvqvae.models.vqvae import (
     codebook_utilization_from_counts,
     latent_shape,
 )
+from rvqvae.training.losses import RECON_LOSSES
 from rvqvae.training.schedule import OptimizerFactory, SchedulerFactory
 
 log = logging.getLogger(__name__)
-
-RECON_LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
 
 
 class RVQVAEModule(L.LightningModule):
