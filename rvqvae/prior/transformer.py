@@ -28,13 +28,14 @@ class KVCache:
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Store ``[B, heads, t, head_dim]`` after the cached positions; return all of them."""
-        end = self.length + k.shape[2]
+        t = k.shape[2]
+        end = self.length + t
         if end > self.max_len:
             raise ValueError(f"KV cache holds {self.max_len} positions, {end} requested")
         keys, values = self.k_layers[layer], self.v_layers[layer]
-        keys[:, :, self.length : end] = k
-        values[:, :, self.length : end] = v
-        return keys[:, :, :end], values[:, :, :end]
+        keys.narrow(2, self.length, t).copy_(k)  # narrow: no Python index parsing per token
+        values.narrow(2, self.length, t).copy_(v)
+        return keys.narrow(2, 0, end), values.narrow(2, 0, end)
 
     def advance(self, t: int) -> None:
         self.length += t
@@ -103,11 +104,11 @@ class Block(nn.Module):
         )
         b, _, d = x.shape
         h = F.layer_norm(x, s1, w1, b1, e1)
-        qkv = F.linear(h, qkv_w, qkv_b).view(b, 1, 3, self.n_heads, -1)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        # one position: [B, 1, 3d] is [B, 3, heads, 1, hd] in memory, so q, k, v are views
+        q, k, v = F.linear(h, qkv_w, qkv_b).view(b, 3, self.n_heads, 1, -1).unbind(1)
         k, v = cache.update(layer, k, v)
-        y = F.scaled_dot_product_attention(q, k, v)
-        x = x + F.linear(y.transpose(1, 2).reshape(b, 1, d), out_w, out_b)
+        y = F.scaled_dot_product_attention(q, k, v)  # [B, heads, 1, hd]: (heads, hd) per row
+        x = x + F.linear(y.reshape(b, 1, d), out_w, out_b)
         h = F.layer_norm(x, s2, w2, b2, e2)
         return x + F.linear(F.gelu(F.linear(h, up_w, up_b)), down_w, down_b)
 
