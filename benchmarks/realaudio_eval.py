@@ -46,7 +46,7 @@ def kind_figures(
     """``{"run", "quantize_dropout", "kinds": {kind: {files, chunks, norm_l1_levels, ...}}}``."""
     from rvqvae.codec.evaluation import evaluate_codec, load_eval_chunks
     from rvqvae.codec.model import Codec
-    from rvqvae.prior.data import rebuild_split
+    from rvqvae.prior.grids import rebuild_split
 
     codec = Codec.from_checkpoint(run_dir / "checkpoints" / "best.ckpt")
     _, val_files, _ = rebuild_split(codec, cache_dir)

@@ -28,7 +28,7 @@ from rvqvae.editing.regenerate import fim_window, range_nll, regenerate
 from rvqvae.editing.seams import boundary_jump, natural_jumps, seam_figures
 from rvqvae.editing.sources import load_source
 from rvqvae.prior.checkpoint import load_prior, resolve_vqvae
-from rvqvae.prior.data import CodeCache, rebuild_split
+from rvqvae.prior.grids import CodeCache, rebuild_split
 from rvqvae.prior.infill import infill_nll
 from rvqvae.prior.metrics import UnigramBaseline
 from rvqvae.prior.sampling import SamplingSettings

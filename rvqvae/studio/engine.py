@@ -161,7 +161,7 @@ class Engine:
         """The validation files of a VQ-VAE run or of a prior's VQ-VAE (the split rebuilt as
         the prior does), those inside the roots."""
         import_work_modules()
-        from rvqvae.prior.data import rebuild_split
+        from rvqvae.prior.grids import rebuild_split
 
         codec = self.prior(run).codec if run.kind == PRIOR else self.codec(run)
 

@@ -24,7 +24,7 @@ from rvqvae.codec.grid import decode_grid, encode_grid
 from rvqvae.codec.model import Codec
 from rvqvae.data.cache import FeatureCache
 from rvqvae.data.io import load_audio
-from rvqvae.prior.data import rebuild_split
+from rvqvae.prior.grids import rebuild_split
 
 log = logging.getLogger(__name__)
 

@@ -266,7 +266,8 @@ class _Evil:
 
 def test_code_grids_are_cached_by_vqvae_weights(vqvae_run: dict, tmp_path: Path) -> None:
     from rvqvae.codec.model import Codec
-    from rvqvae.prior.data import PriorDataModule, rebuild_split
+    from rvqvae.prior.data import PriorDataModule
+    from rvqvae.prior.grids import rebuild_split
     from rvqvae.prior.layout import GridLayout
 
     codec = Codec.from_checkpoint(vqvae_run["run"] / "checkpoints" / "best.ckpt")
