@@ -142,14 +142,19 @@ class RVQVAEModule(L.LightningModule):
     def _time_budget_spent(self) -> Callable[[], float] | None:
         """The share of ``trainer.max_time`` spent training so far, from Lightning's ``Timer``
         (saved in checkpoints, so a resumed run goes on from where it stopped); None without a
-        time budget."""
-        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        time budget. Under DDP every rank takes rank 0's figure (each has its own clock, and
+        ranks stepping with different learning rates would part their weights)."""
+        trainer = self.trainer
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
         if timer is None or timer.time_remaining("train") is None:
             return None
 
         def spent() -> float:
             elapsed, left = timer.time_elapsed("train"), timer.time_remaining("train") or 0.0
-            return elapsed / max(elapsed + left, 1e-9)
+            share = elapsed / max(elapsed + left, 1e-9)
+            if trainer.world_size > 1:  # every rank steps its scheduler here, in lockstep
+                share = float(trainer.strategy.broadcast(share, src=0))
+            return share
 
         return spent
 

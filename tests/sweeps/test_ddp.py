@@ -90,9 +90,26 @@ def test_ddp_two_cpu_ranks_match_single_process(
 
 
 def test_ddp_inside_a_multirun_stays_in_the_job_folder(tone_folder: Path, tmp_path: Path) -> None:
+    """... with the decay fitted to a time budget: each rank has its own clock (rank 1's is set
+    3 s ahead here, a sitecustomize patch), so the share of the budget spent, and so the
+    learning rate, must come from rank 0, or the ranks' weights part."""
     sweep = tmp_path / "sweep"
-    args = fast_args(tone_folder, *DDP, "trainer.max_epochs=1", "model.codebook_dim=16,32")
-    run_train(["-m", *args, f"hydra.sweep.dir={sweep}"], tmp_path, env={RANK_STATE_ENV: "1"})
+    patch = tmp_path / "patch"
+    patch.mkdir()
+    (patch / "sitecustomize.py").write_text(
+        "from lightning.pytorch.callbacks import timer\n"
+        "_start = timer.Timer.on_train_start\n"
+        "def _ahead(self, trainer, module):\n"
+        "    _start(self, trainer, module)\n"
+        "    if trainer.global_rank == 1:\n"
+        "        self._start_time[timer.RunningStage.TRAINING] -= 3.0\n"
+        "timer.Timer.on_train_start = _ahead\n"
+    )
+    # the clock, not max_epochs, ends each job: the time share sets the rate from the 2nd step
+    budget = ["scheduler=cosine_time", "trainer.max_time=00:00:00:04", "trainer.max_epochs=1000"]
+    args = fast_args(tone_folder, *DDP, *budget, "model.codebook_dim=16,32")
+    env = {RANK_STATE_ENV: "1", "PYTHONPATH": str(patch)}
+    run_train(["-m", *args, f"hydra.sweep.dir={sweep}"], tmp_path, env=env)
     jobs = job_dirs(sweep)
     assert [j.name for j in jobs] == ["0", "1"]
     for job, dim in zip(jobs, (16, 32)):
