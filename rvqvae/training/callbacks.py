@@ -244,7 +244,8 @@ def save_mel_comparison(
             ax.set_yticks([])
         axes[0][k].set_title(f"chunk {k}", fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    # fixed margins (inches / figure size): tight_layout measured every text, ~a third of the time
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.03, top=1 - 0.6 / 4.6, wspace=0.06)
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
