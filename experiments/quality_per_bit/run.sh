@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Quality per bit, second look: quantizer options at equal bit/s (3 levels x 128 codes) on the
+# default synth run (60 epochs), 3 seeds each, two runs side by side on one torch thread each.
+# From the repo root: bash experiments/quality_per_bit/run.sh; then
+# .venv/bin/python experiments/quality_per_bit/collect.py   (-> results_seeds.json + a table)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OPTIONS=(
+  "base|"
+  "cos|model.use_cosine_sim=true"
+  "norot|model.rotation_trick=false"
+  "proj16|model.codebook_projection_dim=16"
+)
+jobs_list=()
+for seed in 1 2 3; do
+  for cfg in "${OPTIONS[@]}"; do jobs_list+=("${cfg}|${seed}"); done
+done
+run_one() {
+  IFS='|' read -r name ov seed <<<"$1"
+  dir=outputs/runs/qpb2_${name}_s${seed}
+  [ -f "$dir/summary.json" ] && grep -q '"status": "completed"' "$dir/summary.json" && return 0
+  .venv/bin/python -m rvqvae.train logger=none num_threads=1 seed="$seed" \
+    callbacks.previews.interval=1000 $ov hydra.run.dir="$dir" >"${dir}.log" 2>&1 || echo "failed: $dir"
+}
+export -f run_one
+printf '%s\n' "${jobs_list[@]}" | xargs -P 2 -I{} bash -c 'run_one "$@"' _ {}
