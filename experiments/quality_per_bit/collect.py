@@ -27,6 +27,8 @@ OPTIONS = {
     "cos": "model.use_cosine_sim=true",
     "norot": "model.rotation_trick=false",
     "proj16": "model.codebook_projection_dim=16",
+    "multires": "module.recon_loss=multires_l1",
+    "l1lin": "module.recon_loss=l1_linear",
 }
 
 

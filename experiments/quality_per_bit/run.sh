@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quality per bit, second look: quantizer options at equal bit/s (3 levels x 128 codes) on the
+# Quality per bit, second look: quantizer options and losses at equal bit/s (3 levels x 128 codes) on the
 # default synth run (60 epochs), 3 seeds each, two runs side by side on one torch thread each.
 # From the repo root: bash experiments/quality_per_bit/run.sh; then
 # .venv/bin/python experiments/quality_per_bit/collect.py   (-> results_seeds.json + a table)
@@ -10,6 +10,8 @@ OPTIONS=(
   "cos|model.use_cosine_sim=true"
   "norot|model.rotation_trick=false"
   "proj16|model.codebook_projection_dim=16"
+  "multires|module.recon_loss=multires_l1"
+  "l1lin|module.recon_loss=l1_linear"
 )
 jobs_list=()
 for seed in 1 2 3; do
