@@ -111,7 +111,6 @@ class QuantizerWrapper(nn.Module):
             rotation_trick=rotation_trick,
             codebook_dim=projection_dim,
         )
-        self.projection_dim = projection_dim
         self.last_level_losses: Tensor = torch.zeros(num_quantizers)
 
     def trained_levels(self, levels: int) -> bool:

@@ -167,6 +167,17 @@ class CodePrior(nn.Module):
     ) -> Tensor:
         raise NotImplementedError
 
+    def _prompted_output(
+        self, batch: int, columns: int, prompt: Tensor | None
+    ) -> tuple[Tensor, int]:
+        """The codes ``[batch, columns, S]`` :meth:`_generate` fills, with ``prompt``'s columns
+        in place, and the first column to draw."""
+        out = torch.zeros(batch, columns, self.slots, dtype=torch.long, device=self.bos.device)
+        first = 0 if prompt is None else prompt.shape[1]
+        if first:
+            out[:, :first] = prompt
+        return out, first
+
     def _window_start(self, column: int, start: int) -> int:
         """Start of the window that predicts ``column`` (slides by a quarter of the context)."""
         if column - start < self.context_columns:

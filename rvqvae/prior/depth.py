@@ -62,10 +62,7 @@ class DepthPrior(CodePrior):
         progress: Callable[[int], None] | None = None,
     ) -> Tensor:
         s, k = self.slots, self.codebook_size
-        out = torch.zeros(batch, columns, s, dtype=torch.long, device=self.bos.device)
-        first = 0 if prompt is None else prompt.shape[1]
-        if first:
-            out[:, :first] = prompt
+        out, first = self._prompted_output(batch, columns, prompt)
         cache = self.temporal.new_cache(batch, self.context_columns, self.bos)
         depth_cache = self.depth.new_cache(batch, s, self.bos)
         start = -1

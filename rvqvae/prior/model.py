@@ -107,10 +107,7 @@ class FlatPrior(CodePrior):
         progress: Callable[[int], None] | None = None,
     ) -> Tensor:
         s, k = self.slots, self.codebook_size
-        out = torch.zeros(batch, columns, s, dtype=torch.long, device=self.bos.device)
-        first = 0 if prompt is None else prompt.shape[1]
-        if first:
-            out[:, :first] = prompt
+        out, first = self._prompted_output(batch, columns, prompt)
         cache = self.transformer.new_cache(batch, self.context_columns * s, self.bos)
         start, logits, segment = -1, None, self.in_order_segment()
         fim = isinstance(segment, Tensor)

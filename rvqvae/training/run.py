@@ -30,6 +30,7 @@ from rvqvae.training.job import JobContext, training_job
 from rvqvae.training.loggers import build_loggers
 from rvqvae.training.perceptual_eval import end_of_run_scores, perceptual_node
 from rvqvae.training.resume import first_overrides, restore_for_resume
+from rvqvae.training.schedule import check_budget
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,10 @@ def validate_config(cfg: dict[str, Any]) -> None:
     _positive(cfg, "dataset.augmentation_expansion", allow_zero=True)
     scheduler = cfg.get("scheduler")
     budget = scheduler.get("budget", "steps") if isinstance(scheduler, dict) else "steps"
-    if budget not in ("steps", "time"):
-        raise ConfigError(f"scheduler.budget must be steps or time, got {budget!r}")
-    if budget == "time" and not (cfg.get("trainer") or {}).get("max_time"):
-        raise ConfigError(
-            "scheduler.budget=time fits the decay to trainer.max_time, which is not set: add "
-            "e.g. trainer.max_time=00:00:06:00, or use scheduler=cosine"
-        )
+    try:
+        check_budget(budget, has_time_budget=bool((cfg.get("trainer") or {}).get("max_time")))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     model = cfg["model"]
     for key, minimum in (("num_quantizers", 1), ("codebook_size", 2), ("codebook_dim", 1)):
         value = model.get(key)

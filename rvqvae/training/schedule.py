@@ -15,6 +15,18 @@ OptimizerFactory = Callable[[Iterable[Any]], torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
 
 
+def check_budget(budget: str, has_time_budget: bool) -> None:
+    """Refuse (``ValueError``, one line) a ``scheduler.budget`` other than steps or time, and
+    ``time`` without ``trainer.max_time``."""
+    if budget not in ("steps", "time"):
+        raise ValueError(f"scheduler.budget must be steps or time, got {budget!r}")
+    if budget == "time" and not has_time_budget:
+        raise ValueError(
+            "scheduler.budget=time fits the decay to trainer.max_time, which is not set: add "
+            "e.g. trainer.max_time=00:00:06:00, or use scheduler=cosine"
+        )
+
+
 def warmup_cosine(
     optimizer: torch.optim.Optimizer,
     warmup_steps: int,
@@ -29,13 +41,7 @@ def warmup_cosine(
     whichever is further along, the steps or ``time_fraction()`` (the share of
     ``trainer.max_time`` spent, which the training module passes), so a run that
     ``trainer.max_time`` stops ends annealed whatever ``trainer.max_epochs`` says."""
-    if budget not in ("steps", "time"):
-        raise ValueError(f"scheduler.budget must be steps or time, got {budget!r}")
-    if budget == "time" and time_fraction is None:
-        raise ValueError(
-            "scheduler.budget=time needs trainer.max_time (the time budget the decay is fitted "
-            "to): set it, e.g. trainer.max_time=00:00:06:00, or use scheduler.budget=steps"
-        )
+    check_budget(budget, has_time_budget=time_fraction is not None)
     total = max(1, int(total_steps))
     warmup = min(int(warmup_steps), total // 10)
     spent = time_fraction if budget == "time" else None
