@@ -79,6 +79,20 @@ def toy_train_args(epochs: int) -> list[str]:
     ]
 
 
+def compose_app(name: str, overrides: list[str]) -> dict[str, Any]:
+    """``conf/<name>.yaml`` (``encode``, ``decode``, ...) composed with ``overrides`` as
+    ``python -m rvqvae.<name>`` would, as a plain dict for the app's ``run(cfg)`` in this
+    process (the CLI's own plumbing is tested once per app through a subprocess)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    import rvqvae  # noqa: F401  (registers the resolvers)
+
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3", job_name=name):
+        cfg = compose(name, overrides=overrides)
+    return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
+
+
 def compose_train(overrides: list[str], run_dir: Path, job_name: str = "train") -> Any:
     """``conf/train.yaml`` composed with ``overrides`` as ``python -m rvqvae.<job_name>`` would,
     its Hydra node included and set as the current HydraConfig (run mode, output in

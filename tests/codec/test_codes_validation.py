@@ -22,6 +22,7 @@ from rvqvae.codec import (
     load_codes,
     save_codes,
 )
+from tests.helpers import compose_app
 
 from .conftest import codes_arrays, music, run_module
 
@@ -178,11 +179,20 @@ def test_decode_cli_refuses_non_npz_and_edited_length_in_one_line(trained, writt
     z = codes_arrays(written["grid"])
     z["num_samples"] = np.array(200_000_000)
     np.savez(folder / "b.codes.npz", **z)
-    for name, words in (("a", "not an .npz (zip) archive"), ("b", "num_samples=200000000")):
-        args = [f"ckpt={trained['ckpt']}", f"input={folder / name}.codes.npz", "output=o"]
-        proc = run_module("rvqvae.decode", args, tmp_path)
-        text = proc.stdout + proc.stderr
-        assert proc.returncode == 1, text
-        errors = [line for line in text.splitlines() if "ERROR" in line or words in line]
-        assert len(errors) == 1 and words in errors[0] and "Traceback" not in text, text
+    # through the CLI: exit code 1, one line, no traceback
+    args = [f"ckpt={trained['ckpt']}", f"input={folder / 'a'}.codes.npz", "output=o"]
+    proc = run_module("rvqvae.decode", args, tmp_path)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 1, text
+    words = "not an .npz (zip) archive"
+    errors = [line for line in text.splitlines() if "ERROR" in line or words in line]
+    assert len(errors) == 1 and words in errors[0] and "Traceback" not in text, text
+    # the edited length, in this process through the composed decode config: one line
+    from rvqvae.decode import run as decode
+
+    overrides = [f"ckpt={trained['ckpt']}", f"input={folder / 'b'}.codes.npz", "output=o"]
+    cfg = compose_app("decode", overrides)
+    with pytest.raises(CodecError, match="num_samples=200000000") as err:
+        decode({**cfg, "output": str(tmp_path / "o")})
+    assert "\n" not in str(err.value).strip()
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())

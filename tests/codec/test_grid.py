@@ -27,6 +27,7 @@ from rvqvae.codec.format import FORMAT_VERSION
 from rvqvae.codec.grid import decode_grid_blocks
 from rvqvae.data.io import AudioReader
 from rvqvae.data.mel import stream_mel
+from tests.helpers import compose_app
 
 from .conftest import codes_arrays, music, run_module
 
@@ -140,30 +141,38 @@ def test_version_1_file_loads_and_decodes_as_chunks(codec, trained, tmp_path) ->
     assert int(resaved["format_version"]) == 2 and str(resaved["layout"]) == "chunks"
 
 
-def test_encode_cli_default_grid_then_decode_cli_exact_length(trained, tmp_path) -> None:
+def test_encode_default_grid_then_decode_exact_length(trained, tmp_path, capsys) -> None:
+    """The encode and decode apps' own configs and ``run`` in this process (their CLIs:
+    ``test_cli.py``): the default layout is the grid, and decode restores the exact length."""
+    from rvqvae.decode import run as decode
+    from rvqvae.encode import run as encode
+
     n = 61_237  # odd, at 44.1 kHz: resampled to 48 kHz on read
     sf.write(tmp_path / "x.wav", music(n / 44100 + 0.01, sr=44100, seed=9)[:n], 44100)
     ckpt = trained["ckpt"]
-    proc = run_module("rvqvae.encode", [f"ckpt={ckpt}", "input=x.wav", "output=codes"], tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "whole-file code grids" in proc.stdout
+    encode(
+        compose_app("encode", [f"ckpt={ckpt}", f"input={tmp_path / 'x.wav'}", "output=x"])
+        | {"output": str(tmp_path / "codes")}
+    )
+    assert "whole-file code grids" in capsys.readouterr().out
     codes = load_codes(tmp_path / "codes" / "x.codes.npz")
     assert codes.layout == "grid" and codes.num_samples == round(n * 48000 / 44100)
-    args = [f"ckpt={ckpt}", "input=codes/x.codes.npz", "output=dec", "griffin_lim_iters=2"]
-    proc = run_module("rvqvae.decode", [*args, "levels=2"], tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    args = [f"ckpt={ckpt}", f"input={tmp_path / 'codes/x.codes.npz'}", "output=d"]
+    decode(
+        compose_app("decode", [*args, "griffin_lim_iters=2", "levels=2"])
+        | {"output": str(tmp_path / "dec")}
+    )
     info = sf.info(tmp_path / "dec" / "x.wav")
     assert info.samplerate == 48000 and info.frames == codes.num_samples
     assert np.load(tmp_path / "dec" / "x.mel.npy").shape == (128, codes.num_frames)
     assert (tmp_path / "dec" / "x.mel.png").is_file()
-    args = [f"ckpt={ckpt}", "input=x.wav", "output=chunked", "layout=chunks", "overlap=0"]
-    proc = run_module("rvqvae.encode", args, tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    args = [f"ckpt={ckpt}", f"input={tmp_path / 'x.wav'}", "output=c", "layout=chunks", "overlap=0"]
+    encode(compose_app("encode", args) | {"output": str(tmp_path / "chunked")})
     chunked = load_codes(tmp_path / "chunked" / "x.codes.npz")
     assert chunked.layout == "chunks" and chunked.chunk_hop_frames == chunked.chunk_frames
 
 
-def test_generated_grid_decodes_via_cli(codec, trained, tmp_path) -> None:
+def test_generated_grid_decodes_with_the_decode_app(codec, trained, tmp_path) -> None:
     rng = np.random.default_rng(0)
     cols = 13
     grid = rng.integers(0, codec.model.codebook_size, size=(8, cols, 3))
@@ -174,9 +183,10 @@ def test_generated_grid_decodes_via_cli(codec, trained, tmp_path) -> None:
     assert loaded.generator == GENERATOR and loaded.layout == "grid"
     assert loaded.source_sample_rate == 48000 and loaded.source_num_samples == num_samples
     assert loaded.peak_gain == 1.0 and np.array_equal(loaded.grid, grid)
-    args = [f"ckpt={trained['ckpt']}", f"input={path.parent}", "output=dec", "griffin_lim_iters=2"]
-    proc = run_module("rvqvae.decode", args, tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from rvqvae.decode import run as decode
+
+    args = [f"ckpt={trained['ckpt']}", f"input={path.parent}", f"output={tmp_path / 'dec'}"]
+    decode(compose_app("decode", [*args, "griffin_lim_iters=2"]))
     assert sf.info(tmp_path / "dec" / "sample_000.wav").frames == num_samples
     mel = np.load(tmp_path / "dec" / "sample_000.mel.npy")
     ref = decode_grid(codec.model, torch.from_numpy(grid), loaded.num_frames, 128)

@@ -22,6 +22,7 @@ from rvqvae.generate import run as generate
 from rvqvae.prior.checkpoint import load_prior
 from rvqvae.prior.evaluation import sample
 from rvqvae.prior.sampling import SamplingSettings
+from tests.helpers import compose_app, train_here
 
 from .conftest import PRIOR_ARGS, check, run_module
 
@@ -143,19 +144,11 @@ def test_generate_files_of_exact_length_deterministic_for_a_seed(prior_run: Path
 def test_generated_codes_decode_with_rvqvae_decode(prior_run: Path, tmp_path: Path) -> None:
     ckpt = prior_run / "checkpoints" / "best.ckpt"
     written = generate(_generate_cfg(ckpt, tmp_path / "gen", num_samples=1), str(tmp_path))
+    from rvqvae.decode import run as decode
+
     out = tmp_path / "decoded"
-    proc = run_module(
-        "rvqvae.decode",
-        [
-            f"ckpt={ckpt}",
-            f"input={written[0]['codes']}",
-            f"output={out}",
-            "griffin_lim_iters=2",
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
-        tmp_path,
-    )
-    check(proc, "decode")
+    args = [f"ckpt={ckpt}", f"input={written[0]['codes']}", f"output={out}"]
+    decode(compose_app("decode", [*args, "griffin_lim_iters=2"]))  # the prior's ckpt will do
     assert sf.info(out / "sample_000.wav").frames == round(1.3 * 48000)
 
 
@@ -241,7 +234,6 @@ def test_bad_checkpoints_and_prompts_are_one_line(prior_run, vqvae_run, tmp_path
     # through the CLIs: exit code 1, exactly one ERROR line, no traceback, no code executed
     cases = [
         ("rvqvae.generate", [f"ckpt={evil}"], "safely (weights_only)"),
-        ("rvqvae.train_prior", [f"vqvae={prior_ckpt}", "debug=fast"], "is a prior checkpoint"),
         ("rvqvae.train_prior", [f"vqvae={tmp_path / 'none'}", "debug=fast"], "no such run folder"),
     ]
     for module, args, message in cases:
@@ -252,6 +244,11 @@ def test_bad_checkpoints_and_prompts_are_one_line(prior_run, vqvae_run, tmp_path
         assert len(errors) == 1 and message in errors[0], (message, output)
         assert "Traceback" not in output
     assert not marker.exists()
+    # train_prior's own refusal of a prior given as the VQ-VAE, in this process (the CLI's
+    # one-line printing of the project's errors is checked above)
+    with pytest.raises(ValueError, match="is a prior checkpoint") as err:
+        train_here([f"vqvae={prior_ckpt}", "debug=fast"], tmp_path / "run2", job="train_prior")
+    assert "\n" not in str(err.value).strip()
 
 
 class _Evil:
