@@ -29,6 +29,7 @@ OPTIONS = {
     "proj16": "model.codebook_projection_dim=16",
     "multires": "module.recon_loss=multires_l1",
     "l1lin": "module.recon_loss=l1_linear",
+    "res1": "model.residual_blocks=1",
 }
 
 
@@ -81,9 +82,9 @@ def main() -> int:
     base = {r["seed"]: r for r in results["base"]["runs"]}
     print(
         "| option | seeds | ViSQOL (16 files) | ViSQOL - default, same seed | val/norm_l1 | LSD | "
-        "bit/s | util L0/L1/L2 |"
+        "bit/s | util L0/L1/L2 | train s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for entry in results.values():
         runs = entry["runs"]
         if not runs:
@@ -96,7 +97,8 @@ def main() -> int:
             f"| {entry['option']} | {len(runs)} | {mean_sd([r['visqol'] for r in runs])} | "
             f"{mean_sd(paired) if paired else '-'} | {mean_sd([r['val/norm_l1'] for r in runs])} | "
             f"{mean_sd([r['lsd'] for r in runs])} | {runs[0]['bitrate_bps']:.0f} | "
-            f"{' / '.join(f'{u:.2f}' for u in util)} |"
+            f"{' / '.join(f'{u:.2f}' for u in util)} | "
+            f"{statistics.mean(r['train_seconds'] for r in runs):.0f} |"
         )
     out = Path(__file__).with_name("results_seeds.json")
     out.write_text(json.dumps(results, indent=1) + "\n")

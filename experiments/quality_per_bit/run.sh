@@ -12,6 +12,7 @@ OPTIONS=(
   "proj16|model.codebook_projection_dim=16"
   "multires|module.recon_loss=multires_l1"
   "l1lin|module.recon_loss=l1_linear"
+  "res1|model.residual_blocks=1"
 )
 jobs_list=()
 for seed in 1 2 3; do

@@ -33,6 +33,7 @@ from rvqvae.models.quantizer import QuantizerWrapper, check_int
 __all__ = [
     "ConvVQVAE",
     "QuantizerWrapper",
+    "ResidualBlock",
     "VQDecoder",
     "VQEncoder",
     "code_positions",
@@ -64,10 +65,40 @@ def code_positions(n_mels: int, chunk_frames: int) -> int:
     return h * w
 
 
-class VQEncoder(nn.Module):
-    """Conv encoder: ``[B, 1, n_mels, T]`` -> ``[B, codebook_dim, ceil(n_mels/16), ceil(T/16)]``."""
+class ResidualBlock(nn.Module):
+    """``x + BN(conv1x1(ReLU(BN(conv3x3(ReLU(x))))))`` at ``channels``, through a bottleneck of
+    ``channels // 4`` (at least 8): the VQ-VAE paper's residual block (van den Oord et al.,
+    2017) with batch norm. The last norm's scale starts at zero, so a new block is the identity
+    and a model with blocks starts as the model without them."""
 
-    def __init__(self, codebook_dim: int = 128, dropout: float = 0.2) -> None:
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        hidden = max(8, channels // 4)
+        self.body = nn.Sequential(
+            nn.ReLU(),  # not in place: x is the skip path
+            nn.Conv2d(channels, hidden, kernel_size=3, padding=1),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, kernel_size=1),
+            nn.BatchNorm2d(channels),
+        )
+        nn.init.zeros_(self.body[-1].weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)  # [B, C, H, W]
+
+
+def _residual_blocks(channels: int, count: int) -> list[nn.Module]:
+    return [ResidualBlock(channels) for _ in range(count)]
+
+
+class VQEncoder(nn.Module):
+    """Conv encoder: ``[B, 1, n_mels, T]`` -> ``[B, codebook_dim, ceil(n_mels/16), ceil(T/16)]``;
+    ``residual_blocks`` :class:`ResidualBlock` s follow each strided convolution."""
+
+    def __init__(
+        self, codebook_dim: int = 128, dropout: float = 0.2, residual_blocks: int = 0
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for c_in, c_out in zip(ENCODER_CHANNELS[:-1], ENCODER_CHANNELS[1:]):
@@ -76,6 +107,7 @@ class VQEncoder(nn.Module):
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(inplace=True),
                 nn.Dropout2d(dropout),
+                *_residual_blocks(c_out, residual_blocks),
             ]
         self.convs = nn.Sequential(*layers)
         self.proj = nn.Conv2d(ENCODER_CHANNELS[-1], codebook_dim, kernel_size=1)
@@ -92,14 +124,19 @@ class VQEncoder(nn.Module):
 
 
 class VQDecoder(nn.Module):
-    """Transposed-conv decoder: ``[B, codebook_dim, H, W]`` -> ``[B, 1, 16H, 16W]`` (cropped)."""
+    """Transposed-conv decoder: ``[B, codebook_dim, H, W]`` -> ``[B, 1, 16H, 16W]`` (cropped);
+    ``residual_blocks`` :class:`ResidualBlock` s precede each transposed convolution (the
+    encoder's mirror)."""
 
-    def __init__(self, codebook_dim: int = 128, dropout: float = 0.2) -> None:
+    def __init__(
+        self, codebook_dim: int = 128, dropout: float = 0.2, residual_blocks: int = 0
+    ) -> None:
         super().__init__()
         self.proj = nn.Conv2d(codebook_dim, ENCODER_CHANNELS[-1], kernel_size=1)
         channels = ENCODER_CHANNELS[::-1]  # 256 -> 128 -> 64 -> 32 -> 1
         layers: list[nn.Module] = []
         for i, (c_in, c_out) in enumerate(zip(channels[:-1], channels[1:])):
+            layers += _residual_blocks(c_in, residual_blocks)
             layers.append(nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1))
             if i < len(channels) - 2:
                 layers += [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True), nn.Dropout2d(dropout)]
@@ -139,9 +176,11 @@ class ConvVQVAE(nn.Module):
         use_cosine_sim: bool = False,
         rotation_trick: bool | None = None,
         codebook_projection_dim: int | None = None,
+        residual_blocks: int = 0,
     ) -> None:
         super().__init__()
         check_int("codebook_dim", codebook_dim, 1)
+        check_int("residual_blocks", residual_blocks, 0)
         check_int("codebook_size", codebook_size, 2)
         check_int("num_quantizers", num_quantizers, 1)
         if not 0.0 <= dropout < 1.0:
@@ -149,7 +188,8 @@ class ConvVQVAE(nn.Module):
         self.codebook_dim = codebook_dim
         self.codebook_size = codebook_size
         self.num_quantizers = num_quantizers
-        self.encoder = VQEncoder(codebook_dim=codebook_dim, dropout=dropout)
+        self.residual_blocks = residual_blocks
+        self.encoder = VQEncoder(codebook_dim, dropout, residual_blocks)
         self.quantizer = QuantizerWrapper(
             dim=codebook_dim,
             codebook_size=codebook_size,
@@ -166,7 +206,7 @@ class ConvVQVAE(nn.Module):
             rotation_trick=rotation_trick,
             projection_dim=codebook_projection_dim,
         )
-        self.decoder = VQDecoder(codebook_dim=codebook_dim, dropout=dropout)
+        self.decoder = VQDecoder(codebook_dim, dropout, residual_blocks)
         self._spatial_shape: tuple[int, int] | None = None
 
     def encode(self, x: Tensor) -> Tensor:

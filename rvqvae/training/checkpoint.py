@@ -34,6 +34,7 @@ MODEL_KEYS = (
     "use_cosine_sim",  # absent from older checkpoints: false
     "rotation_trick",  # absent from older checkpoints: null (the library's default, on)
     "codebook_projection_dim",  # absent from older checkpoints: null (no projection)
+    "residual_blocks",  # absent from older checkpoints: 0 (the seed's plain conv stacks)
 )
 
 
