@@ -59,7 +59,7 @@ def _settings(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
 
     from rvqvae.prior.sampling import SamplingSettings
     from rvqvae.training.distributed import job_num_threads, set_threads
-    from rvqvae.training.run import ConfigError
+    from rvqvae.training.validation import ConfigError
 
     plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     lr = (plain.get("optimizer") or {}).get("lr")

@@ -38,7 +38,8 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     from rvqvae.training.console_callbacks import OneLineProgressBar, StartLine
     from rvqvae.training.distributed import job_num_threads, set_threads
     from rvqvae.training.loggers import build_loggers, log_to_wandb
-    from rvqvae.training.run import ConfigError, optimizer_partials
+    from rvqvae.training.run import optimizer_partials
+    from rvqvae.training.validation import ConfigError
     from rvqvae.vocoder.checkpoint import INSTALLED, run_folder_of, vocoder_entry
     from rvqvae.vocoder.metrics import flat_synthesis
     from rvqvae.vocoder.model import VocosGenerator

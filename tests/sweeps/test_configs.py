@@ -87,7 +87,7 @@ def test_optuna_preset_search_space() -> None:
     from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
     from optuna.distributions import BaseDistribution
 
-    from rvqvae.training.run import OBJECTIVE_KEYS
+    from rvqvae.training.validation import OBJECTIVE_KEYS
 
     cfg = composed(["hparams_search=optuna"])
     sweeper = cfg.hydra.sweeper

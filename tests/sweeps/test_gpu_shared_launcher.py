@@ -13,7 +13,8 @@ from omegaconf import OmegaConf
 
 from rvqvae.training.distributed import available_cpus, job_num_threads
 from rvqvae.training.gpu_share import GpuShareError, shared_gpu_devices, shared_gpu_jobs
-from rvqvae.training.run import ConfigError, check_launcher
+from rvqvae.training.run import check_launcher
+from rvqvae.training.validation import ConfigError
 from tests.helpers import train_here
 
 from .conftest import fast_args, job_dirs, read_summary, run_train

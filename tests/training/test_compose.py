@@ -14,7 +14,7 @@ from omegaconf import OmegaConf, open_dict
 
 import rvqvae  # noqa: F401  (registers resolvers)
 from rvqvae.training.config import get_adaptive_vqvae_config
-from rvqvae.training.run import ConfigError, validate_config
+from rvqvae.training.validation import ConfigError, validate_config
 
 from .conftest import REPO, write_tones
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from rvqvae.training.callbacks import CallbackConfigError, instantiate_callbacks
-from rvqvae.training.run import ConfigError, optimizer_partials, validate_config
+from rvqvae.training.run import optimizer_partials
+from rvqvae.training.validation import ConfigError, validate_config
 from tests.training.conftest import fast_args, read_summary, train_here
 from tests.training.test_compose import resolved
 

@@ -11,7 +11,7 @@ import pytest
 
 from rvqvae import load_model
 from rvqvae.training.job import objective_values
-from rvqvae.training.run import ConfigError
+from rvqvae.training.validation import ConfigError
 from tests.helpers import train_here
 
 from .conftest import fast_args, read_summary

@@ -11,7 +11,7 @@ import pytest
 
 from rvqvae.training.job import objective_values
 from rvqvae.training.objective import direction
-from rvqvae.training.run import ConfigError, check_objective
+from rvqvae.training.validation import ConfigError, check_objective
 from tests.helpers import compose_train
 
 
