@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from hydra.errors import InstantiationException
 
 from rvqvae import load_model
@@ -59,10 +60,13 @@ def test_debug_fast_run_writes_everything(fast_wandb_run: dict) -> None:
         assert rows[-1][key] != "", key
     assert float(rows[-1]["val/recon_l1"]) == pytest.approx(summary["val/recon_l1"], rel=1e-4)
     # the epoch means are summed two ways (Lightning's for loss and recon, the module's own for
-    # the commitment figures): loss = recon + commit (weight 1), commit = sum of the levels
+    # the commitment figures): loss = recon + commit (weight 1), commit = sum of the levels;
+    # recon is the run's own reconstruction loss (module.recon_loss in its saved config)
+    saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+    recon_key = f"train/recon_{saved['module']['recon_loss']}"
     for row in rows:
         loss, recon, commit = (
-            float(row[k]) for k in ("train/loss", "train/recon_l1", "train/commit_loss")
+            float(row[k]) for k in ("train/loss", recon_key, "train/commit_loss")
         )
         assert commit > 0 and loss == pytest.approx(recon + commit, rel=1e-4)
         levels = sum(float(row[f"train/commit_level_{q}"]) for q in range(3))
