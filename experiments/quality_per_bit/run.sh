@@ -5,14 +5,15 @@
 # .venv/bin/python experiments/quality_per_bit/collect.py   (-> results_seeds.json + a table)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# every run pins its loss: the study measured against l1, the default until it chose multires_l1
 OPTIONS=(
-  "base|"
-  "cos|model.use_cosine_sim=true"
-  "norot|model.rotation_trick=false"
-  "proj16|model.codebook_projection_dim=16"
+  "base|module.recon_loss=l1"
+  "cos|module.recon_loss=l1 model.use_cosine_sim=true"
+  "norot|module.recon_loss=l1 model.rotation_trick=false"
+  "proj16|module.recon_loss=l1 model.codebook_projection_dim=16"
   "multires|module.recon_loss=multires_l1"
   "l1lin|module.recon_loss=l1_linear"
-  "res1|model.residual_blocks=1"
+  "res1|module.recon_loss=l1 model.residual_blocks=1"
 )
 jobs_list=()
 for seed in 1 2 3; do

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REAL=${REAL:-$HOME/.cache/rvqvae/realaudio}
-common=(dataset=folder "dataset.path=$REAL" trainer.max_time=00:00:06:00 num_threads=1
+common=(dataset=folder "dataset.path=$REAL" trainer.max_time=00:00:06:00 num_threads=1 module.recon_loss=l1
         logger=none callbacks.previews.interval=1000)
 train() {
   local name=$1; shift

@@ -14,7 +14,7 @@ mkdir -p outputs/runs
 run_kind() {
   local kind=$1 dir=outputs/runs/rk_$1
   [ -f "$dir/summary.json" ] && grep -q '"status": "completed"' "$dir/summary.json" && return 0
-  .venv/bin/python -m rvqvae.train dataset=folder "dataset.path=$REAL/$kind" codebook=large \
+  .venv/bin/python -m rvqvae.train dataset=folder "dataset.path=$REAL/$kind" codebook=large module.recon_loss=l1 \
     trainer.max_time=00:00:06:00 trainer.max_epochs=50 scheduler=cosine model.dropout=0.0 \
     num_threads=1 logger=none callbacks.previews.interval=1000 hydra.run.dir="$dir" \
     >"$dir.log" 2>&1 || echo "failed: $dir"
