@@ -188,7 +188,6 @@ class ConvVQVAE(nn.Module):
         self.codebook_dim = codebook_dim
         self.codebook_size = codebook_size
         self.num_quantizers = num_quantizers
-        self.residual_blocks = residual_blocks
         self.encoder = VQEncoder(codebook_dim, dropout, residual_blocks)
         self.quantizer = QuantizerWrapper(
             dim=codebook_dim,

@@ -30,15 +30,12 @@ def test_encoder_and_decoder_graphs_equal_the_library(tiny_run) -> None:
             assert (got - want).abs().max() <= 1e-5
 
 
-def test_a_codebook_projection_is_searched_and_decoded_as_the_library_does() -> None:
+def _assert_graphs_equal_the_library(model) -> None:
+    """``model``'s codebooks initialised on random mels, then its ONNX-safe encoder graph gives
+    the library's codes and its decoder graph the library's mel (2 levels)."""
     from rvqvae.codec.grid import encode_grid
     from rvqvae.export.codec_graphs import DecoderGraph, EncoderGraph
-    from rvqvae.models.vqvae import ConvVQVAE
 
-    torch.manual_seed(0)
-    model = ConvVQVAE(
-        codebook_dim=16, codebook_size=8, num_quantizers=2, dropout=0.0, codebook_projection_dim=4
-    )
     mel = torch.rand(2, 128, 48) * 4
     with torch.no_grad():
         model.quantizer.init_codebooks(model.encode(mel[:, None]).flatten(2).mT)
@@ -50,6 +47,27 @@ def test_a_codebook_projection_is_searched_and_decoded_as_the_library_does() -> 
         want = model.decode_codes(codes.reshape(2, rows * cols, 2), (rows, cols), (128, 48))
         got = DecoderGraph(model, 128).eval()(codes, torch.tensor(2))
     assert (got - want[:, 0]).abs().max() <= 1e-5
+
+
+def _small(**options: object):
+    from rvqvae.models.vqvae import ConvVQVAE
+
+    return ConvVQVAE(codebook_dim=16, codebook_size=8, num_quantizers=2, dropout=0.0, **options)
+
+
+def test_a_codebook_projection_is_searched_and_decoded_as_the_library_does() -> None:
+    torch.manual_seed(0)
+    _assert_graphs_equal_the_library(_small(codebook_projection_dim=4))
+
+
+def test_residual_blocks_are_in_the_graphs() -> None:
+    from rvqvae.models.vqvae import ResidualBlock
+
+    torch.manual_seed(0)
+    model = _small(residual_blocks=1)
+    for block in (m for m in model.modules() if isinstance(m, ResidualBlock)):
+        torch.nn.init.normal_(block.body[-1].weight, std=0.5)  # not the identity
+    _assert_graphs_equal_the_library(model)
 
 
 def test_a_quantizer_option_the_search_does_not_reproduce_is_one_line(tiny_run) -> None:

@@ -1,6 +1,6 @@
 """``model.residual_blocks``: residual blocks between the strided convolutions. The default (0)
 is the seed's plain conv stacks; new blocks start as the identity; they train, are rebuilt
-from checkpoints and export as the library computes them."""
+from checkpoints (the export graphs with blocks: ``tests/export/test_graphs.py``)."""
 
 from __future__ import annotations
 
@@ -76,27 +76,6 @@ def test_blocks_train_and_are_rebuilt_from_a_checkpoint() -> None:
     old = {"rvqvae": {"config": {"model": config}}, "state_dict": checkpoint["state_dict"]}
     with pytest.raises(CheckpointError, match="old.ckpt: weights do not match the stored model"):
         model_from_checkpoint(old, "old.ckpt")  # blocks' weights in a checkpoint without the key
-
-
-def test_export_graphs_equal_the_library_with_blocks() -> None:
-    from rvqvae.codec.grid import encode_grid
-    from rvqvae.export.codec_graphs import DecoderGraph, EncoderGraph
-
-    torch.manual_seed(0)
-    model = small(residual_blocks=1)
-    for block in _blocks(model):  # not the identity: the blocks must be in the graphs
-        torch.nn.init.normal_(block.body[-1].weight, std=0.5)
-    mel = torch.rand(2, 128, 48) * 4
-    with torch.no_grad():
-        model.quantizer.init_codebooks(model.encode(mel[:, None]).flatten(2).mT)
-    model.eval()
-    with torch.no_grad():
-        codes = EncoderGraph(model).eval()(mel)
-        assert torch.equal(codes, encode_grid(model, mel))
-        rows, cols = codes.shape[1:3]
-        want = model.decode_codes(codes.reshape(2, rows * cols, 2), (rows, cols), (128, 48))
-        got = DecoderGraph(model, 128).eval()(codes, torch.tensor(2))
-    assert (got - want[:, 0]).abs().max() <= 1e-5
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, True])
