@@ -74,25 +74,31 @@ def splice_seams(codec: Codec, grids: list[torch.Tensor]) -> list[float]:
     return jumps
 
 
-def inpaint_study(loaded, train_g, val_g, train_m, val_m, seeds: list[int], k: int, fim=None):
+def inpaint_study(
+    loaded, train_g, val_g, train_m, val_m, seeds: list[int], k: int, fim=None, masked=None
+):
     """Hold back HOLE columns in the middle of every long-enough validation file and fill them
     by each method; figures over the hole plus MARGIN columns on each side. With ``fim`` (a
     prior trained with ``prior.model.fim_rate > 0`` on the same VQ-VAE) also its fill given
-    both sides (``fim``) and its left-only fill (``fim_left``); every fill is scored by
-    ``loaded``'s prior."""
+    both sides (``fim``) and its left-only fill (``fim_left``); with ``masked`` (a prior trained
+    with ``prior.model.order=masked``) its fill by parallel decoding (``masked``); every fill is
+    scored by ``loaded``'s prior."""
     codec, prior = loaded.codec, loaded.prior
     unigram = UnigramBaseline(train_g, codec.model.codebook_size)
     settings = SamplingSettings(1.0, 0, 0.95)
     column_s = column_seconds(codec.settings)
     methods = ["true", "rescore", "rescore_weighted", "left", "unigram", "copy"]
     drawn = [
-        ("rescore", prior, k, "best", False),
-        ("rescore_weighted", prior, k, "weighted", False),
+        ("rescore", prior, k, "best", "rescore"),
+        ("rescore_weighted", prior, k, "weighted", "rescore"),
     ]
-    drawn.append(("left", prior, 1, "best", False))
+    drawn.append(("left", prior, 1, "best", "left"))
     if fim is not None:
         methods += ["fim", "fim_left"]
-        drawn += [("fim", fim, 1, "best", True), ("fim_left", fim, 1, "best", False)]
+        drawn += [("fim", fim, 1, "best", "fim"), ("fim_left", fim, 1, "best", "left")]
+    if masked is not None:
+        methods.append("masked")
+        drawn.append(("masked", masked, 1, "best", "masked"))
     regions: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     real, seed_of = [], []
     stats = {m: {"l1": [], "nll": [], "right_nll": [], "seam": []} for m in methods}
@@ -110,11 +116,9 @@ def inpaint_study(loaded, train_g, val_g, train_m, val_m, seeds: list[int], k: i
             real.append(mel[:, f0:f1])
             seed_of.append(seed)
             fills = {"true": g.clone()}
-            for name, model, cand, select, both_sides in drawn:
+            for name, model, cand, select, method in drawn:
                 t = time.perf_counter()
-                done = regenerate(
-                    model, g, hole, settings, seed, 0, cand, RIGHT, select, both_sides
-                )
+                done = regenerate(model, g, hole, settings, seed, 0, cand, RIGHT, select, method)
                 timing[name] += time.perf_counter() - t
                 fills[name] = done.grid
             timing["columns"] += HOLE
@@ -324,6 +328,9 @@ def main() -> None:
     parser.add_argument(
         "--fim-prior", default=None, help="a prior trained with prior.model.fim_rate > 0"
     )
+    parser.add_argument(
+        "--masked-prior", default=None, help="a prior trained with prior.model.order=masked"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--max-files", type=int, default=0, help="validation files (0 = all)")
@@ -347,8 +354,9 @@ def main() -> None:
     results["seams_splice_vs_originals"] = seam_figures(jumps, nat_orig)
     seeds = list(range(args.seeds))
     fim = load_prior(args.fim_prior).prior if args.fim_prior else None
+    masked = load_prior(args.masked_prior).prior if args.masked_prior else None
     inpaint, inpaint_seams = inpaint_study(
-        loaded, train_g, val_g, train_m, val_m, seeds, args.candidates, fim
+        loaded, train_g, val_g, train_m, val_m, seeds, args.candidates, fim, masked
     )
     results["inpaint"] = inpaint
     for m, seam in inpaint_seams.items():

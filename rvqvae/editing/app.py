@@ -176,7 +176,7 @@ def prior_op(
     cfg: dict[str, Any], codec: Codec, loaded: Any, a: EditGrid, base: dict[str, Any], stem: str
 ) -> list[Result]:
     """``inpaint``, ``variation`` and ``continue`` (the prior's sampling, KV cache)."""
-    from rvqvae.editing.regenerate import check_prior_fits, regenerate
+    from rvqvae.editing.regenerate import METHODS, check_prior_fits, regenerate
     from rvqvae.prior.evaluation import sample
 
     op, column_s, settings = cfg["op"], column_seconds(codec.settings), _sampling(cfg)
@@ -200,12 +200,12 @@ def prior_op(
     span = _span(cfg, a, column_s)
     levels_from = 0 if op == "inpaint" else check_level(cfg["levels"], a.levels, "levels")
     method = cfg.get("method")
-    if method not in ("left", "rescore", "fim"):
-        raise EditError(f"method must be left, rescore or fim, got {method!r}")
+    if method not in METHODS:
+        raise EditError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     k = int(cfg["candidates"]) if method == "rescore" else 1
     right, select = int(cfg["right_columns"]), cfg.get("select", "best")
     done = regenerate(
-        loaded.prior, a.grid, span, settings, seed, levels_from, k, right, select, method == "fim"
+        loaded.prior, a.grid, span, settings, seed, levels_from, k, right, select, method
     )
     entry |= {"range": span.to_dict(), "levels_from": levels_from, "method": method}
     entry["select"] = select

@@ -12,9 +12,12 @@ score, so one pass with the KV cache both draws a fill and scores the right cont
   ``log p(right | left, fill)``, so the fill also fits what comes after it), or draws one in
   proportion to that likelihood (``select="weighted"``).
 - ``levels_from=k`` keeps levels ``< k`` in the range and redraws the rest (a variation).
-- ``fim=True`` fills the range with a prior trained for fill-in-the-middle
+- ``method="fim"`` fills the range with a prior trained for fill-in-the-middle
   (``prior.model.fim_rate > 0``, :mod:`rvqvae.prior.infill`): the columns on both sides (half
   the context each, more of one side where the other runs out) go in first, then the range.
+- ``method="masked"`` fills it with a masked prior (``prior.model.order=masked``,
+  :mod:`rvqvae.prior.masked`) seeing the same window on both sides at once, by iterative
+  parallel decoding.
 - :func:`range_nll` is the prior's NLL of a grid's true codes in a range, given the left.
 """
 
@@ -28,9 +31,12 @@ from torch import Tensor
 
 from rvqvae.editing.ranges import ColumnRange, EditError
 from rvqvae.prior.infill import can_infill, infill
+from rvqvae.prior.masked import MaskedPrior, masked_fill
 from rvqvae.prior.model import CodePrior, Picker
 from rvqvae.prior.sampling import SamplingSettings, make_picker
 from rvqvae.vocoder.griffinlim import torch_threads
+
+METHODS = ("rescore", "left", "fim", "masked")
 
 
 class ForcedPicker:
@@ -112,17 +118,30 @@ def regenerate(
     candidates: int = 1,
     right_columns: int = 4,
     select: str = "best",
-    fim: bool = False,
+    method: str = "rescore",
 ) -> Regenerated:
     """Redraw levels ``>= levels_from`` of columns ``span`` of ``grid [rows, cols, Q]`` from the
     prior given the columns before it (at most one context); with ``candidates > 1`` keep the
     fill under which the next ``right_columns`` true columns are most likely (``select=best``)
     or draw one with probability proportional to that likelihood (``weighted``: sampling
-    importance resampling of ``p(fill | left, right)``); with ``fim`` draw one fill given the
-    columns on both sides (:func:`_fill_in_the_middle`). Deterministic for ``seed``."""
+    importance resampling of ``p(fill | left, right)``). ``method``: ``rescore`` (the above),
+    ``left`` (one draw, left context only), ``fim`` or ``masked`` (one fill given the columns on
+    both sides, :func:`_fill_from_both_sides`). Deterministic for ``seed``."""
     check_prior_fits(prior, grid)
-    if fim:
-        return _fill_in_the_middle(prior, grid, span, settings, seed, levels_from)
+    if method not in METHODS:
+        raise EditError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    masked_prior = getattr(prior, "order", None) == MaskedPrior.order
+    if masked_prior != (method == "masked"):
+        raise EditError(
+            "a masked prior (prior.model.order=masked) fills ranges with method=masked"
+            if masked_prior
+            else "method=masked needs a prior trained with prior.model.order=masked: train "
+            "one, or use method=rescore"
+        )
+    if method in ("fim", "masked"):
+        return _fill_from_both_sides(prior, grid, span, settings, seed, levels_from, method)
+    if method == "left":
+        candidates = 1
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise EditError(f"candidates must be an integer >= 1, got {candidates!r}")
     if isinstance(right_columns, bool) or not isinstance(right_columns, int) or right_columns < 0:
@@ -166,17 +185,19 @@ def fim_window(context: int, span: ColumnRange, columns: int) -> tuple[int, int]
     return span.start - left, span.end + right
 
 
-def _fill_in_the_middle(
+def _fill_from_both_sides(
     prior: CodePrior,
     grid: Tensor,
     span: ColumnRange,
     settings: SamplingSettings,
     seed: int,
     levels_from: int,
+    method: str,
 ) -> Regenerated:
     """One fill of ``span`` given up to half the context on each side (the rest of the
-    context on one side where the other has fewer columns), by :func:`infill`."""
-    if not can_infill(prior):
+    context on one side where the other has fewer columns): by :func:`infill` (``fim``) or by
+    :func:`masked_fill` (``masked``)."""
+    if method == "fim" and not can_infill(prior):
         raise EditError(
             "method=fim needs a prior trained for fill-in-the-middle: train one with "
             "prior.model.fim_rate=0.5 (flat order), or use method=rescore"
@@ -185,20 +206,27 @@ def _fill_in_the_middle(
     budget = prior.context_columns - middle
     if budget < 1:
         raise EditError(
-            f"method=fim fills at most {prior.context_columns - 1} columns "
+            f"method={method} fills at most {prior.context_columns - 1} columns "
             f"({(prior.context_columns - 1) * span.column_s:.2f} s) but the range has {middle}: "
-            "use a shorter range or method=rescore"
+            "use a shorter range" + (" or method=rescore" if method == "fim" else "")
         )
     columns = lay.to_columns(grid.long())  # [C, S]
     first, last = fim_window(prior.context_columns, span, columns.shape[0])
     left, right = span.start - first, last - span.end
-    window = columns[first:last][None]
+    window = columns[first:last][None].to(prior.bos.device)
     keep = (prior.slot_level.cpu() < levels_from)[None].expand(middle, -1)
     draw = make_picker(settings, torch.Generator().manual_seed(int(seed)))
     report = getattr(prior, "report_columns", None)  # the studio's view: progress and Stop
-    progress = None if report is None else (lambda n: report(n, middle))
-    with torch_threads(1):
-        out = infill(prior, window.to(prior.bos.device), left, left + middle, draw, keep, progress)
+    if method == "masked":  # progress by decoding pass, reported as a share of the columns
+        steps = prior.decode_steps
+        progress = None if report is None else (lambda t: report(t * middle // steps, middle))
+        hidden = torch.zeros(window.shape[1:], dtype=torch.bool)
+        hidden[left : left + middle] = ~keep
+        out = masked_fill(prior, window, hidden, draw, progress=progress)
+    else:
+        progress = None if report is None else (lambda n: report(n, middle))
+        with torch_threads(1):
+            out = infill(prior, window, left, left + middle, draw, keep, progress)
     fills = lay.to_grid(out[:, left : left + middle].cpu())  # [1, rows, cols, Q]
     edited = grid.clone().long()
     edited[:, span.start : span.end] = fills[0]

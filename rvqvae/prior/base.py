@@ -127,10 +127,15 @@ class CodePrior(nn.Module):
         nll = F.cross_entropy(logits.flatten(0, 2).float(), columns.flatten(), reduction="none")
         return nll.view_as(columns)
 
+    def validation_nll(self, columns: Tensor, mask: Tensor) -> Tensor:
+        """The NLL ``[B, C, S]`` validation sums: :meth:`token_nll` (the masked prior scores
+        hidden blocks instead, :mod:`rvqvae.prior.masked`)."""
+        return self.token_nll(columns)
+
     def level_nll(self, columns: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Summed NLL (nats) and token counts per level ``([Q], [Q])`` of the columns of
         windows ``[B, C, S]`` where ``mask [B, C]`` is true."""
-        nll = self.token_nll(columns).double()
+        nll = self.validation_nll(columns, mask).double()
         scored = mask[..., None].expand_as(nll).double()
         per_slot, tokens = (nll * scored).sum(dim=(0, 1)), scored.sum(dim=(0, 1))  # [S]
         zeros = torch.zeros(self.layout.levels, dtype=torch.float64, device=nll.device)

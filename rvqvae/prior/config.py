@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-ORDERS = ("flat", "depth")
+ORDERS = ("flat", "depth", "masked")
 SLOT_ORDERS = ("level_major", "row_major")
 
 
@@ -46,7 +46,8 @@ class PriorConfig:
     """Prior architecture and training recipe (see the module table)."""
 
     size: str = "medium"
-    order: str = "flat"  # flat: one sequence over (column, slot); depth: RQ-Transformer style
+    order: str = "flat"  # flat: one sequence over (column, slot); depth: RQ-Transformer style;
+    # masked: bidirectional, for filling ranges from both sides (rvqvae/prior/masked.py)
     slot_order: str = "level_major"  # token order inside a column
     d_model: int = 192
     n_layers: int = 4

@@ -14,6 +14,9 @@ can be sampled and scored.
   temporal transformer over columns (each column summarised by the sum of slot-specific code
   embeddings) and a small depth transformer over the ``S`` slots of a column, conditioned on
   the temporal output.
+- :class:`~rvqvae.prior.masked.MaskedPrior` (``order=masked``, ``masked.py``): a bidirectional
+  transformer over the same tokens that predicts hidden tokens from both sides (MaskGIT,
+  VampNet), for inpainting and variations by iterative parallel decoding.
 
 Attention is PyTorch's ``scaled_dot_product_attention``; :class:`KVCache` holds keys and values
 for sampling, so each new token costs one position, not the whole window. Both share
@@ -140,8 +143,15 @@ class FlatPrior(CodePrior):
 
 
 def build_prior(order: str = "flat", **kwargs) -> CodePrior:
-    """The prior class for ``order`` (flat | depth) with the given constructor arguments."""
-    priors: dict[str, type[CodePrior]] = {"flat": FlatPrior, "depth": DepthPrior}
+    """The prior class for ``order`` (flat | depth | masked) with the given constructor
+    arguments."""
+    from rvqvae.prior.masked import MaskedPrior
+
+    priors: dict[str, type[CodePrior]] = {
+        "flat": FlatPrior,
+        "depth": DepthPrior,
+        "masked": MaskedPrior,
+    }
     if order not in priors:
         raise ValueError(f"prior.order must be one of {', '.join(priors)}, got {order!r}")
     return priors[order](**kwargs)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from rvqvae.prior.infill import training_nll
+from rvqvae.prior.masked import MaskedPrior, masked_training_nll
 from rvqvae.prior.model import CodePrior
 from rvqvae.training.schedule import OptimizerFactory, SchedulerFactory, warmup_cosine
 
@@ -102,8 +103,11 @@ class PriorModule(L.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         columns, mask = batch
-        nll = training_nll(self.prior, columns, mask)  # in order, or reordered (prior.fim_rate)
-        weights = mask[..., None].expand_as(nll).float()
+        if isinstance(self.prior, MaskedPrior):  # the hidden tokens of the file's columns
+            nll, weights = masked_training_nll(self.prior, columns, mask)
+        else:  # in order, or reordered (prior.fim_rate)
+            nll = training_nll(self.prior, columns, mask)
+            weights = mask[..., None].expand_as(nll).float()
         loss = (nll * weights).sum() / weights.sum().clamp(min=1)
         self.log(
             "train/loss",

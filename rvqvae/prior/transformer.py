@@ -1,8 +1,10 @@
-"""Causal transformer blocks on PyTorch's ``scaled_dot_product_attention``, with a KV cache.
+"""Transformer blocks on PyTorch's ``scaled_dot_product_attention``, with a KV cache.
 
-:class:`Transformer` is a stack of pre-norm blocks; given a :class:`KVCache` it runs
-incrementally: a prefill of any length from an empty cache, then one position per call, each
-attending to every cached position (the attention math itself is SDPA's).
+:class:`Transformer` is a stack of pre-norm blocks, causal by default; given a :class:`KVCache`
+it runs incrementally: a prefill of any length from an empty cache, then one position per call,
+each attending to every cached position (the attention math itself is SDPA's). With
+``causal=False`` (the masked prior, :mod:`rvqvae.prior.masked`) every position attends to every
+other, except keys an ``attn_mask`` hides (padding).
 """
 
 from __future__ import annotations
@@ -52,11 +54,12 @@ class Block(nn.Module):
     2.3x slower on 2 CPU cores (benchmarks/prior.py).
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
+    def __init__(self, d_model: int, n_heads: int, dropout: float, causal: bool = True) -> None:
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         self.n_heads = n_heads
+        self.causal = causal
         self.norm1 = nn.LayerNorm(d_model)
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
@@ -66,16 +69,28 @@ class Block(nn.Module):
         )
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        attn_mask: Tensor | None = None,
+    ) -> Tensor:
+        """``x [B, t, d]``; ``attn_mask [B, 1, 1, t]`` (bool, true = attend) hides keys of a
+        non-causal block (padding)."""
         b, t, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
-        causal = True
+        causal = self.causal
         if cache is not None:
             if cache.length and t > 1:
                 raise ValueError("a cached forward takes one position at a time after the prefill")
-            causal = cache.length == 0
+            causal = causal and cache.length == 0
             k, v = cache.update(layer, k, v)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal and t > 1)  # [B, heads, t, hd]
+        if attn_mask is not None and causal:
+            raise ValueError("attn_mask is for non-causal blocks (causal=False)")
+        y = F.scaled_dot_product_attention(  # [B, heads, t, hd]
+            q, k, v, attn_mask=attn_mask, is_causal=causal and t > 1
+        )
         x = x + self.drop(self.out(y.transpose(1, 2).reshape(b, t, d)))
         return x + self.drop(self.mlp(self.norm2(x)))
 
@@ -114,11 +129,16 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """A stack of :class:`Block` with a final LayerNorm; ``cache`` makes it incremental."""
+    """A stack of :class:`Block` with a final LayerNorm; ``cache`` makes it incremental;
+    ``causal=False`` lets every position attend to every other."""
 
-    def __init__(self, d_model: int, n_layers: int, n_heads: int, dropout: float) -> None:
+    def __init__(
+        self, d_model: int, n_layers: int, n_heads: int, dropout: float, causal: bool = True
+    ) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(
+            Block(d_model, n_heads, dropout, causal) for _ in range(n_layers)
+        )
         self.norm = nn.LayerNorm(d_model)
         self.n_heads = n_heads
         self.head_dim = d_model // n_heads
@@ -142,9 +162,11 @@ class Transformer(nn.Module):
         norm = self.norm
         return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
 
-    def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, cache: KVCache | None = None, attn_mask: Tensor | None = None
+    ) -> Tensor:
         for i, block in enumerate(self.blocks):
-            x = block(x, cache, i)
+            x = block(x, cache, i, attn_mask)
         if cache is not None:
             cache.advance(x.shape[1])
         return self.norm(x)

@@ -15,7 +15,8 @@ HELP = (
     "`a:0-1.5, b:2-*3, a:3-` (source:start-end seconds, *loops). **inpaint**: the prior "
     "redraws the range (*rescore*: the best of several fills by the prior's likelihood of "
     "what follows; *left*: the left context only; *fim*: both sides first, with a prior trained "
-    "with `prior.model.fim_rate` > 0). **variation**: keeps levels below "
+    "with `prior.model.fim_rate` > 0; *masked*: both sides at once, with a prior trained with "
+    "`prior.model.order=masked`). **variation**: keeps levels below "
     "*levels*, redraws the rest over the range. **continue**: the first *prompt seconds* of A, "
     "continued to *seconds*. Ranges snap to code columns; prior operations need a prior run."
 )
@@ -116,7 +117,9 @@ def build_edit_tab(catalog: Catalog, engine: Engine, limit: dict[str, Any] | Non
         e_topp = gr.Slider(0.05, 1.0, value=d["top_p"], step=0.01, label="top-p")
         e_seed = gr.Number(d["seed"], precision=0, label="seed")
         e_method = gr.Radio(
-            ["rescore", "left", "fim"], value=d["method"], label="inpaint/variation: right context"
+            ["rescore", "left", "fim", "masked"],
+            value=d["method"],
+            label="inpaint/variation: right context",
         )
     with gr.Row():
         e_go = gr.Button("Edit", variant="primary", elem_id="edit-button")

@@ -87,7 +87,10 @@ def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tone_codes,
         ({"op": "blend"}, "op=blend needs a second input: b="),
         ({"op": "splice", "parts": ["c:0-1"]}, "splice part 'c:0-1': write SOURCE"),
         ({"op": "zoom"}, "op must be one of show, swap_levels"),
-        ({"op": "inpaint", "range": [0.5, 1.0], "method": "magic"}, "must be left, rescore or fim"),
+        (
+            {"op": "inpaint", "range": [0.5, 1.0], "method": "magic"},
+            "method must be one of rescore, left",
+        ),
         ({"a": "missing.wav"}, "a=missing.wav: no such codes or audio file"),
     ],
 )

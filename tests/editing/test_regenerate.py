@@ -32,14 +32,18 @@ def test_fill_in_the_middle_uses_both_sides_and_keeps_the_rest(loaded_prior, gri
     """method=fim on the session's prior (trained with prior.model.fim_rate=0.5): only the range
     changes, a seed repeats, a variation keeps its levels; the window spans both sides."""
     prior, span = loaded_prior.prior, ColumnRange(3, 5, 0.17)
-    one = regenerate(prior, grid, span, SETTINGS, seed=4, fim=True)
+    one = regenerate(prior, grid, span, SETTINGS, seed=4, method="fim")
     assert torch.equal(one.grid[:, :3], grid[:, :3]) and torch.equal(one.grid[:, 5:], grid[:, 5:])
-    assert torch.equal(one.grid, regenerate(prior, grid, span, SETTINGS, 4, fim=True).grid)
+    assert torch.equal(one.grid, regenerate(prior, grid, span, SETTINGS, 4, method="fim").grid)
     # 8 columns of context - 2 in the range: 3 on each side (the grid has more on both)
     assert (one.right.start, one.right.end) == (5, 8)
-    fills = [regenerate(prior, grid, span, SETTINGS, s, fim=True).grid[:, 3:5] for s in range(4)]
+    fills = [
+        regenerate(prior, grid, span, SETTINGS, s, method="fim").grid[:, 3:5] for s in range(4)
+    ]
     assert any(not torch.equal(f, fills[0]) for f in fills[1:])
-    varied = regenerate(prior, grid, ColumnRange(2, 6, 0.17), SETTINGS, 1, levels_from=1, fim=True)
+    varied = regenerate(
+        prior, grid, ColumnRange(2, 6, 0.17), SETTINGS, 1, levels_from=1, method="fim"
+    )
     assert torch.equal(varied.grid[..., :1], grid[..., :1])
 
 
@@ -49,9 +53,9 @@ def test_fill_in_the_middle_refuses_what_it_cannot_do(loaded_prior, grid) -> Non
     hp = {k: v for k, v in loaded_prior.prior.hparams_dict.items() if k != "fim_rate"}
     causal_only = build_prior(**hp).eval()
     with pytest.raises(EditError, match="fim_rate"):
-        regenerate(causal_only, grid, ColumnRange(3, 5, 0.17), SETTINGS, 0, fim=True)
+        regenerate(causal_only, grid, ColumnRange(3, 5, 0.17), SETTINGS, 0, method="fim")
     with pytest.raises(EditError, match="at most 7 columns"):
-        regenerate(loaded_prior.prior, grid, ColumnRange(0, 8, 0.17), SETTINGS, 0, fim=True)
+        regenerate(loaded_prior.prior, grid, ColumnRange(0, 8, 0.17), SETTINGS, 0, method="fim")
 
 
 def test_variation_keeps_the_levels_below_k(loaded_prior, grid) -> None:

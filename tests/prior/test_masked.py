@@ -1,0 +1,117 @@
+"""The masked prior (``prior.model.order=masked``): both sides seen, padding not, training masks,
+parallel-decoding fills, and a tiny one trained through the real ``train_prior`` app and used by
+``edit``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from rvqvae.prior.masked import MaskedPrior, hide_for_training, masked_fill
+from rvqvae.prior.model import build_prior
+from rvqvae.prior.sampling import SamplingSettings, make_picker
+
+from .conftest import PRIOR_ARGS
+
+
+def _prior(**kwargs) -> MaskedPrior:
+    torch.manual_seed(0)
+    hp = dict(rows=2, levels=3, codebook_size=16, d_model=32, n_layers=2, n_heads=4)
+    return build_prior("masked", **hp, context_columns=10, dropout=0.0, **kwargs).eval()
+
+
+def _pick(seed: int):
+    return make_picker(SamplingSettings(1.0, 0, 1.0), torch.Generator().manual_seed(seed))
+
+
+def test_a_hidden_token_reads_both_sides_but_not_padding() -> None:
+    prior = _prior()
+    columns = torch.randint(0, 16, (1, 10, prior.slots))
+    hidden = torch.zeros_like(columns, dtype=torch.bool)
+    hidden[:, 4:6] = True
+    base = prior.masked_logits(columns, hidden)[0, 4:6]
+    for col in (1, 8):  # a change on the left and on the right both move the hole's logits
+        other = columns.clone()
+        other[0, col, 0] = (other[0, col, 0] + 1) % 16
+        assert not torch.allclose(prior.masked_logits(other, hidden)[0, 4:6], base)
+    # what is hidden is not read: its codes do not matter
+    scrambled = columns.clone()
+    scrambled[0, 4:6] = (scrambled[0, 4:6] + 5) % 16
+    assert torch.allclose(prior.masked_logits(scrambled, hidden)[0, 4:6], base, atol=1e-6)
+    # padded columns (valid false) are hidden from attention: their codes do not matter
+    valid = torch.ones(1, 10, dtype=torch.bool)
+    valid[0, 8:] = False
+    padded = prior.masked_logits(columns, hidden, valid)[0, :8]
+    changed = columns.clone()
+    changed[0, 8:] = (changed[0, 8:] + 3) % 16
+    assert torch.allclose(prior.masked_logits(changed, hidden, valid)[0, :8], padded, atol=1e-6)
+
+
+def test_training_hides_only_the_files_columns_and_something_in_each() -> None:
+    prior = _prior()
+    mask = torch.zeros(64, 10, dtype=torch.bool)
+    lengths = torch.randint(1, 11, (64,), generator=torch.Generator().manual_seed(0))
+    for i, n in enumerate(lengths.tolist()):
+        mask[i, :n] = True
+    generator = torch.Generator().manual_seed(1)
+    hidden = hide_for_training(mask, prior.slots, prior.slot_level, generator)
+    assert not (hidden & ~mask[..., None]).any()  # never in padding
+    assert hidden.flatten(1).any(dim=1).all()  # every window has something to predict
+    whole_columns = (hidden.all(dim=2) | ~hidden.any(dim=2)).all(dim=1)
+    assert 0 < int(whole_columns.sum()) < 64  # spans of whole columns and scattered tokens
+
+
+def test_fill_changes_only_what_is_hidden_and_repeats_for_a_seed() -> None:
+    prior = _prior()
+    window = torch.randint(0, 16, (1, 10, prior.slots))
+    hidden = torch.zeros(10, prior.slots, dtype=torch.bool)
+    hidden[3:7] = prior.slot_level >= 1  # a variation: levels 1 and 2 of columns 3-6
+    passes: list[int] = []
+    one = masked_fill(prior, window, hidden, _pick(0), steps=5, progress=passes.append)
+    assert torch.equal(one[0, ~hidden], window[0, ~hidden])
+    assert passes == [1, 2, 3, 4, 5]
+    assert torch.equal(one, masked_fill(prior, window, hidden, _pick(0), steps=5))
+    others = [masked_fill(prior, window, hidden, _pick(s), steps=5) for s in (1, 2)]
+    assert any(not torch.equal(o, one) for o in others)
+    # generation: any length, in windows sliding over the context, a prompt kept
+    prompt = window[:, :4]
+    out = prior.generate(1, 23, _pick(3), prompt)
+    assert out.shape == (1, 23, prior.slots) and torch.equal(out[:, :4], prompt)
+
+
+def test_fim_rate_belongs_to_the_flat_order() -> None:
+    with pytest.raises(ValueError, match="fim_rate > 0 needs prior.model.order=flat"):
+        _prior(fim_rate=0.5)
+
+
+def test_train_prior_app_trains_a_masked_prior_that_edit_uses(
+    vqvae_run: dict[str, Path], tmp_path: Path
+) -> None:
+    """The real composed ``train_prior`` config with ``prior.model.order=masked``: it trains,
+    validates (1 s blocks given both sides), samples, and its checkpoint fills an edit's range
+    with ``method=masked`` and refuses the causal methods in one line."""
+    from rvqvae.editing.ranges import ColumnRange, EditError
+    from rvqvae.editing.regenerate import regenerate
+    from rvqvae.editing.sources import load_source
+    from rvqvae.prior.checkpoint import load_prior
+    from tests.helpers import train_here
+
+    args = [a for a in PRIOR_ARGS if not a.startswith("prior.model.fim_rate")]
+    args += [f"vqvae={vqvae_run['run']}", "prior.model.order=masked", "prior.max_epochs=2"]
+    summary = train_here(
+        args, tmp_path / "prior", cache_dir=vqvae_run["root"] / "cache", job="train_prior"
+    )
+    assert summary["status"] == "completed" and summary["prior"]["order"] == "masked"
+    assert 0 < summary["val/bits_per_s"] < 2 * summary["raw_bits_per_s"]
+    loaded = load_prior(tmp_path / "prior" / "checkpoints" / "best.ckpt")
+    assert isinstance(loaded.prior, MaskedPrior)
+    grid = load_source(loaded.codec, sorted(vqvae_run["audio"].rglob("*.wav"))[0]).grid
+    settings, span = SamplingSettings(1.0, 0, 1.0), ColumnRange(3, 6, 0.17)
+    done = regenerate(loaded.prior, grid, span, settings, seed=2, method="masked")
+    assert torch.equal(done.grid[:, :3], grid[:, :3]) and torch.equal(done.grid[:, 6:], grid[:, 6:])
+    again = regenerate(loaded.prior, grid, span, settings, seed=2, method="masked")
+    assert torch.equal(done.grid, again.grid)
+    with pytest.raises(EditError, match="fills ranges with method=masked"):
+        regenerate(loaded.prior, grid, span, settings, seed=2)
