@@ -271,7 +271,9 @@ def test_ten_minute_file_round_trip(codec, tmp_path) -> None:
             f.write(pieces[i % 6])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     codes = save_codes(encode_file(codec, path), tmp_path / "ten.codes.npz")
-    out = decode_file(codec, codes, tmp_path / "dec", griffin_lim_iters=2, write_png=True)
+    # one Griffin-Lim iteration: every block still goes through the STFT pair and its phase
+    # carries over; the memory and the length, not the phase, are the question here
+    out = decode_file(codec, codes, tmp_path / "dec", griffin_lim_iters=1, write_png=True)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert sf.info(out["wav"]).frames == 600 * 48000
     assert grown_mb < 400, grown_mb  # the whole file as float32 is 110 MB; its STFT ~ 900 MB
