@@ -54,6 +54,8 @@ def prior_wandb_run(wandb_vqvae_run: Path, tmp_path_factory: pytest.TempPathFact
     run_dir = base / "run"
     args = [f"vqvae={wandb_vqvae_run}", "debug=fast", "logger=wandb"]
     args += ["evaluation.num_samples=2", "evaluation.seconds=1.0"]  # sampling is slow on CPU
+    # a tiny transformer: the keys it logs, not its size, are the question
+    args += ["prior.model.d_model=32", "prior.model.n_layers=1", "prior.model.n_heads=2"]
     summary = train_here(args, run_dir, env=WANDB_OFFLINE, job="train_prior")
     assert summary["kind"] == "prior"
     return run_dir
