@@ -123,9 +123,7 @@ class CodePrior(nn.Module):
 
     def token_nll(self, columns: Tensor) -> Tensor:
         """Negative log-likelihood (nats) of every token of windows ``[B, C, S]``: ``[B, C, S]``."""
-        logits = self(columns)  # [B, C, S, K]
-        nll = F.cross_entropy(logits.flatten(0, 2).float(), columns.flatten(), reduction="none")
-        return nll.view_as(columns)
+        return token_cross_entropy(self(columns), columns)
 
     def validation_nll(self, columns: Tensor, mask: Tensor) -> Tensor:
         """The NLL ``[B, C, S]`` validation sums: :meth:`token_nll` (the masked prior scores
@@ -189,6 +187,12 @@ class CodePrior(nn.Module):
             return start
         keep = self.context_columns - max(1, self.context_columns // 4)
         return column - keep
+
+
+def token_cross_entropy(logits: Tensor, columns: Tensor) -> Tensor:
+    """NLL (nats) ``[B, C, S]`` of the codes ``columns [B, C, S]`` under ``logits [B, C, S, K]``."""
+    nll = F.cross_entropy(logits.flatten(0, 2).float(), columns.flatten(), reduction="none")
+    return nll.view_as(columns)
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rvqvae.prior.base import CodePrior, Picker, _init_weights
+from rvqvae.prior.base import CodePrior, Picker, _init_weights, token_cross_entropy
 from rvqvae.prior.transformer import Transformer
 
 VALIDATION_BLOCK = 6  # columns hidden together when validation scores a window (1.02 s)
@@ -106,9 +106,7 @@ class MaskedPrior(CodePrior):
     def validation_nll(self, columns: Tensor, mask: Tensor) -> Tensor:
         """NLL ``[B, C, S]`` of each 1 s block given the rest of its window (padding hidden
         from attention by ``mask [B, C]``)."""
-        logits = self.block_logits(columns, mask)
-        nll = F.cross_entropy(logits.flatten(0, 2).float(), columns.flatten(), reduction="none")
-        return nll.view_as(columns)
+        return token_cross_entropy(self.block_logits(columns, mask), columns)
 
     def _generate(
         self,
@@ -174,9 +172,8 @@ def masked_training_nll(
     :func:`hide_for_training`'s tokens hidden, weighted 1 where a token was hidden in the file's
     own columns and 0 elsewhere."""
     hidden = hide_for_training(mask, prior.slots, prior.slot_level, generator)
-    logits = prior.masked_logits(columns, hidden, mask)
-    nll = F.cross_entropy(logits.flatten(0, 2).float(), columns.flatten(), reduction="none")
-    return nll.view_as(columns), (hidden & mask[..., None]).float()
+    nll = token_cross_entropy(prior.masked_logits(columns, hidden, mask), columns)
+    return nll, (hidden & mask[..., None]).float()
 
 
 def masked_fill(
