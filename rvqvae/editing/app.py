@@ -202,6 +202,14 @@ def prior_op(
     method = cfg.get("method")
     if method not in METHODS:
         raise EditError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == "masked":
+        steps = cfg.get("steps", 12)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise EditError(
+                f"steps must be an integer >= 1 (method=masked's passes), got {steps!r}"
+            )
+        loaded.prior.decode_steps = steps
+        entry["steps"] = steps
     k = int(cfg["candidates"]) if method == "rescore" else 1
     right, select = int(cfg["right_columns"]), cfg.get("select", "best")
     done = regenerate(

@@ -91,6 +91,11 @@ def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tone_codes,
             {"op": "inpaint", "range": [0.5, 1.0], "method": "magic"},
             "method must be one of rescore, left",
         ),
+        ({"op": "inpaint", "range": [0.5, 1.0], "method": "masked", "steps": 0}, "steps must be"),
+        (
+            {"op": "inpaint", "range": [0.5, 1.0], "method": "masked"},
+            "method=masked needs a prior trained with prior.model.order=masked",
+        ),
         ({"a": "missing.wav"}, "a=missing.wav: no such codes or audio file"),
     ],
 )

@@ -116,3 +116,15 @@ def test_train_prior_app_trains_a_masked_prior_that_edit_uses(
     assert torch.equal(done.grid, again.grid)
     with pytest.raises(EditError, match="fills ranges with method=masked"):
         regenerate(loaded.prior, grid, span, settings, seed=2)
+    # the edit app on its composed config: a variation by 4 passes, decodable, recorded
+    from rvqvae.codec.format import load_codes
+    from rvqvae.editing.app import run
+    from tests.helpers import compose_app
+
+    ckpt = tmp_path / "prior" / "checkpoints" / "best.ckpt"
+    wav = sorted(vqvae_run["audio"].rglob("*.wav"))[0]
+    overrides = [f"ckpt={ckpt}", "op=variation", f"a={wav}", "range=[0.5,1.5]", "levels=1"]
+    overrides += ["method=masked", "steps=4", "write_audio=false", f"output={tmp_path / 'e'}"]
+    (written,) = run(compose_app("edit", overrides), str(tmp_path))
+    entry = load_codes(written["codes"]).generator["history"][-1]
+    assert (entry["op"], entry["method"], entry["steps"]) == ("variation", "masked", 4)
