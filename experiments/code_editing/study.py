@@ -80,9 +80,9 @@ def inpaint_study(
     """Hold back HOLE columns in the middle of every long-enough validation file and fill them
     by each method; figures over the hole plus MARGIN columns on each side. With ``fim`` (a
     prior trained with ``prior.model.fim_rate > 0`` on the same VQ-VAE) also its fill given
-    both sides (``fim``) and its left-only fill (``fim_left``); with ``masked`` (a prior trained
-    with ``prior.model.order=masked``) its fill by parallel decoding (``masked``); every fill is
-    scored by ``loaded``'s prior."""
+    both sides (``fim``) and its left-only fill (``fim_left``); ``masked``: ``{row name: (a prior
+    trained with prior.model.order=masked, decoding passes)}``, each row its fill by parallel
+    decoding; every fill is scored by ``loaded``'s prior."""
     codec, prior = loaded.codec, loaded.prior
     unigram = UnigramBaseline(train_g, codec.model.codebook_size)
     settings = SamplingSettings(1.0, 0, 0.95)
@@ -96,9 +96,9 @@ def inpaint_study(
     if fim is not None:
         methods += ["fim", "fim_left"]
         drawn += [("fim", fim, 1, "best", "fim"), ("fim_left", fim, 1, "best", "left")]
-    if masked is not None:
-        methods.append("masked")
-        drawn.append(("masked", masked, 1, "best", "masked"))
+    for name, (model, steps) in (masked or {}).items():
+        methods.append(name)
+        drawn.append((name, model, 1, steps, "masked"))  # select is unused: the passes
     regions: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     real, seed_of = [], []
     stats = {m: {"l1": [], "nll": [], "right_nll": [], "seam": []} for m in methods}
@@ -117,6 +117,8 @@ def inpaint_study(
             seed_of.append(seed)
             fills = {"true": g.clone()}
             for name, model, cand, select, method in drawn:
+                if method == "masked":
+                    model.decode_steps, select = select, "best"
                 t = time.perf_counter()
                 done = regenerate(model, g, hole, settings, seed, 0, cand, RIGHT, select, method)
                 timing[name] += time.perf_counter() - t
@@ -329,7 +331,11 @@ def main() -> None:
         "--fim-prior", default=None, help="a prior trained with prior.model.fim_rate > 0"
     )
     parser.add_argument(
-        "--masked-prior", default=None, help="a prior trained with prior.model.order=masked"
+        "--masked-prior",
+        nargs="*",
+        default=[],
+        help="priors trained with prior.model.order=masked, each NAME=PATH (row NAME) or PATH "
+        "(row masked); a NAME ending in @N decodes in N passes (default 12)",
     )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=8)
@@ -354,7 +360,11 @@ def main() -> None:
     results["seams_splice_vs_originals"] = seam_figures(jumps, nat_orig)
     seeds = list(range(args.seeds))
     fim = load_prior(args.fim_prior).prior if args.fim_prior else None
-    masked = load_prior(args.masked_prior).prior if args.masked_prior else None
+    masked = {}
+    for spec in args.masked_prior:
+        name, path = spec.split("=", 1) if "=" in spec else ("masked", spec)
+        steps = name.partition("@")[2]
+        masked[name.replace("@", "_s")] = (load_prior(path).prior, int(steps or 12))
     inpaint, inpaint_seams = inpaint_study(
         loaded, train_g, val_g, train_m, val_m, seeds, args.candidates, fim, masked
     )

@@ -47,7 +47,8 @@ class PriorStepGraph(nn.Module):
         if not isinstance(prior, FlatPrior):
             raise ExportError(
                 f"order={prior.order}: only the flat prior's sampling step is exported (the "
-                "depth prior runs two transformers per column)"
+                "depth prior runs two transformers per column, the masked prior decodes whole "
+                "windows in parallel passes)"
             )
         self.prior = prior
         self.slots = prior.slots

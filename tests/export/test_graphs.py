@@ -104,9 +104,10 @@ def test_only_the_flat_priors_step_is_exported() -> None:
     from rvqvae.export.prior_graph import PriorStepGraph
     from rvqvae.prior.model import build_prior
 
-    depth = build_prior("depth", rows=2, levels=2, codebook_size=8, d_model=8, n_heads=2)
-    with pytest.raises(ExportError, match="^order=depth: only the flat prior"):
-        PriorStepGraph(depth)
+    for order in ("depth", "masked"):
+        prior = build_prior(order, rows=2, levels=2, codebook_size=8, d_model=8, n_heads=2)
+        with pytest.raises(ExportError, match=f"^order={order}: only the flat prior"):
+            PriorStepGraph(prior)
 
 
 def test_a_part_the_exporter_rejects_is_skipped_with_its_reason(tiny_run, tmp_path, monkeypatch):
