@@ -201,7 +201,7 @@ def preview_seconds(overrides: list[str], work: Path) -> float:
     """Wall time of one Previews.write (4 chunks x 2 Griffin-Lim inversions, PNG)."""
     import torch
 
-    from rvqvae.training.callbacks import Previews
+    from rvqvae.training.previews import Previews
 
     _, plain = compose_plain(overrides, work / "preview")
     dm = datamodule(plain)

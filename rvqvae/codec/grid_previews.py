@@ -30,7 +30,7 @@ class CodeGridViews(Callback):
         self.written: list[Path] = []
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        from rvqvae.training.callbacks import Previews
+        from rvqvae.training.previews import Previews
 
         datamodule = trainer.datamodule
         shown = [c.num_chunks for c in trainer.callbacks if isinstance(c, Previews)]
