@@ -1,10 +1,11 @@
 """Screenshots of each studio tab for the README (docs/studio_*.png), in headless Chromium.
 
-    .venv/bin/python scripts/studio_screenshots.py --runs outputs/ [--out docs]
+    .venv/bin/python scripts/studio_screenshots.py --runs outputs/ [--out docs] [--tabs edit]
 
 Starts the studio on ``--runs`` (a VQ-VAE run, a prior on it and, best, a vocoder), then on each
 tab does what a person would (pick a run, Listen / Generate / Edit) and saves the page, scaled
-to 960 pixels wide with a 256-colour palette so the PNGs stay small.
+to 960 pixels wide with a 256-colour palette so the PNGs stay small. ``--tabs`` saves only the
+named tabs (runs, listen, generate, edit; all by default).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ BOTTOM = (
     "return Math.max(...[...document.querySelectorAll('.block')]"
     ".filter(e => e.offsetParent).map(e => e.getBoundingClientRect().bottom + window.scrollY))"
 )
+
+
+TABS = ("runs", "listen", "generate", "edit")
 
 
 def save(driver, path: Path, width: int = 960) -> None:
@@ -54,6 +58,7 @@ def main() -> None:
     p.add_argument("--runs", nargs="+", required=True)
     p.add_argument("--out", default=str(REPO / "docs"))
     p.add_argument("--cache-dir", default=str(REPO / ".cache"))
+    p.add_argument("--tabs", nargs="+", choices=TABS, default=list(TABS))
     a = p.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,46 +75,64 @@ def main() -> None:
                 30,
                 lambda d: "val/norm_l1" in d.find_element(By.ID, "runs-table").text,
             )
-            save(driver, out / "studio_runs.png")
-
-            browser.open_tab(driver, "Listen")
-            browser.pick(driver, "listen-run")
-            browser.wait(
-                driver,
-                120,
-                lambda d: d.execute_script(
-                    "return document.querySelectorAll('input[aria-label=\"validation file\"]')[0]"
-                    ".value"
-                ),
-            )
-            driver.find_element(By.ID, "listen-button").click()
-            browser.loaded_image(driver, "listen-grid", 120)
-            save(driver, out / "studio_listen.png")
-
-            browser.open_tab(driver, "Generate")
-            browser.pick(driver, "prior-run")
-            driver.find_element(By.ID, "generate-button").click()
-            browser.loaded_image(driver, "generated-grid", 120)
-            save(driver, out / "studio_generate.png")
-
-            browser.open_tab(driver, "Edit")
-            browser.pick(driver, "edit-run", "prior")
-            browser.wait(
-                driver,
-                120,
-                lambda d: d.execute_script(
-                    "return document.querySelectorAll('input[aria-label=\"A: a validation file\"]')"
-                    "[0].value"
-                ),
-            )
-            type_number(driver, "edit-start", "0.5")
-            type_number(driver, "edit-end", "1.5")
-            driver.find_element(By.ID, "edit-button").click()
-            browser.loaded_image(driver, "edited-grid", 180)
-            save(driver, out / "studio_edit.png")
+            if "runs" in a.tabs:
+                save(driver, out / "studio_runs.png")
+            if "listen" in a.tabs:
+                listen(driver, out)
+            if "generate" in a.tabs:
+                generate(driver, out)
+            if "edit" in a.tabs:
+                edit(driver, out)
         finally:
             driver.quit()
             studio.close()
+
+
+def listen(driver, out: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.open_tab(driver, "Listen")
+    browser.pick(driver, "listen-run")
+    browser.wait(
+        driver,
+        120,
+        lambda d: d.execute_script(
+            "return document.querySelectorAll('input[aria-label=\"validation file\"]')[0].value"
+        ),
+    )
+    driver.find_element(By.ID, "listen-button").click()
+    browser.loaded_image(driver, "listen-grid", 120)
+    save(driver, out / "studio_listen.png")
+
+
+def generate(driver, out: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.open_tab(driver, "Generate")
+    browser.pick(driver, "prior-run")
+    driver.find_element(By.ID, "generate-button").click()
+    browser.loaded_image(driver, "generated-grid", 120)
+    save(driver, out / "studio_generate.png")
+
+
+def edit(driver, out: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.open_tab(driver, "Edit")
+    browser.pick(driver, "edit-run", "prior")
+    browser.wait(
+        driver,
+        120,
+        lambda d: d.execute_script(
+            "return document.querySelectorAll('input[aria-label=\"A: a validation file\"]')"
+            "[0].value"
+        ),
+    )
+    type_number(driver, "edit-start", "0.5")
+    type_number(driver, "edit-end", "1.5")
+    driver.find_element(By.ID, "edit-button").click()
+    browser.loaded_image(driver, "edited-grid", 180)
+    save(driver, out / "studio_edit.png")
 
 
 if __name__ == "__main__":
