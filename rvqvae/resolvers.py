@@ -9,8 +9,9 @@ config and in joblib/submitit workers (Hydra pickles the resolvers with the job)
   :func:`rvqvae.training.config.get_adaptive_vqvae_config` (TIER: auto/small/medium/large).
 - ``${rvqvae.precision:ACCELERATOR,ON_CPU}``: ``bf16-mixed`` on a CUDA GPU with bf16; on the CPU
   ON_CPU (``auto``: ``bf16-mixed`` where it has AVX512-BF16/AMX, else ``32-true``).
-- ``${rvqvae.prior:KEY,FILE_COUNT[,SIZE]}``: value KEY of
-  :func:`rvqvae.prior.config.get_prior_config` (SIZE: auto/small/medium/large).
+- ``${rvqvae.prior:KEY,FILE_COUNT[,SIZE[,ORDER]]}``: value KEY of
+  :func:`rvqvae.prior.config.get_prior_config` (SIZE: auto/small/medium/large; ORDER: the
+  token order, flat by default).
 - ``${rvqvae.vqvae_file_count:SPEC}``: the file count of the VQ-VAE run ``SPEC`` (a run folder
   or checkpoint): its ``summary.json``, else the config stored in its checkpoint.
 - ``${rvqvae.direction:OBJECTIVE}``: ``minimize`` / ``maximize`` (a list for a list) for the
@@ -58,11 +59,12 @@ def tier_value(key: str, count: Any, tier: str = "auto") -> Any:
     return getattr(cfg, key)
 
 
-def prior_value(key: str, count: Any, size: str = "auto") -> Any:
-    """One field of the prior config for ``count`` VQ-VAE files (``size`` forces a size)."""
+def prior_value(key: str, count: Any, size: str = "auto", order: str = "flat") -> Any:
+    """One field of the prior config for ``count`` VQ-VAE files (``size`` forces a size;
+    ``order``: the token order, which sets a masked prior's epochs)."""
     from rvqvae.prior.config import get_prior_config
 
-    cfg = get_prior_config(int(count), size=str(size))
+    cfg = get_prior_config(int(count), size=str(size), order=str(order))
     if not hasattr(cfg, key):
         raise ValueError(f"rvqvae.prior: unknown key {key!r}")
     return getattr(cfg, key)

@@ -14,7 +14,10 @@ large      > 100    256        6       8      0.1      60       6e-4    32
 =========  =======  =========  ======  =====  =======  =======  ======  =====
 
 Every size: flat token order, 32 columns of context (5.5 s at 48 kHz / hop 512), weight decay
-0.05, 100 warm-up steps, cosine decay.
+0.05, 100 warm-up steps, cosine decay. A masked prior (``prior.model.order=masked``) trains
+``MASKED_EPOCH_FACTOR`` (3) times the size's epochs: it learns a token only while the token is
+hidden, and at the medium size's 10 epochs it had barely learnt to read its context (windowed
+FD of its inpainting fills 61.2, against 22.3 after 30 epochs; experiments/code_editing).
 
 Chosen by measurement on the default synth run (96 files -> medium, 2 CPU cores): in 10 epochs
 the flat prior reached 639 val bit/s (0.78 x the unigram baseline's 821) in 237 s, the depth
@@ -38,6 +41,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 ORDERS = ("flat", "depth", "masked")
+MASKED_EPOCH_FACTOR = 3  # a masked prior's epochs, in multiples of the size's (module docstring)
 SLOT_ORDERS = ("level_major", "row_major")
 
 
@@ -90,9 +94,15 @@ def prior_size_for(file_count: int) -> str:
     return "medium" if file_count <= 100 else "large"
 
 
-def get_prior_config(file_count: int, size: str = "auto") -> PriorConfig:
-    """Prior config for ``file_count`` VQ-VAE files; ``size`` forces a named size."""
+def get_prior_config(file_count: int, size: str = "auto", order: str = "flat") -> PriorConfig:
+    """Prior config for ``file_count`` VQ-VAE files; ``size`` forces a named size; ``order``
+    the token order (a masked prior trains ``MASKED_EPOCH_FACTOR`` times the epochs)."""
     if size not in PRIOR_SIZES:
         raise ValueError(f"prior size must be one of {', '.join(PRIOR_SIZES)}, got {size!r}")
+    if order not in ORDERS:
+        raise ValueError(f"prior.model.order must be one of {', '.join(ORDERS)}, got {order!r}")
     name = prior_size_for(file_count) if size == "auto" else size
-    return replace(PriorConfig(), size=name, **PRIOR_TIERS[name])
+    cfg = replace(PriorConfig(), size=name, order=order, **PRIOR_TIERS[name])
+    if order == "masked":
+        cfg = replace(cfg, max_epochs=cfg.max_epochs * MASKED_EPOCH_FACTOR)
+    return cfg

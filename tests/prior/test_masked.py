@@ -128,3 +128,31 @@ def test_train_prior_app_trains_a_masked_prior_that_edit_uses(
     (written,) = run(compose_app("edit", overrides), str(tmp_path))
     entry = load_codes(written["codes"]).generator["history"][-1]
     assert (entry["op"], entry["method"], entry["steps"]) == ("variation", "masked", 4)
+
+
+def test_a_masked_prior_trains_the_sizes_epochs_times_the_factor(
+    vqvae_run: dict[str, Path],
+) -> None:
+    """The composed ``train_prior`` config: ``prior.model.order=masked`` alone gives a masked
+    prior MASKED_EPOCH_FACTOR times the epochs the same size gives a flat one (a masked token is
+    learnt only while hidden); an explicit ``prior.max_epochs`` still wins; a bad order is one
+    line naming the setting."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationResolutionError
+
+    from rvqvae.prior.config import MASKED_EPOCH_FACTOR
+    from tests.helpers import compose_app
+
+    def epochs(*overrides: str) -> int:
+        args = [f"vqvae={vqvae_run['run']}", *overrides]
+        return OmegaConf.create(compose_app("train_prior", args)).prior.max_epochs
+
+    flat, masked = epochs(), epochs("prior.model.order=masked")
+    assert MASKED_EPOCH_FACTOR > 1 and flat >= 1
+    assert masked == MASKED_EPOCH_FACTOR * flat
+    assert epochs("prior=small", "prior.model.order=masked") == MASKED_EPOCH_FACTOR * epochs(
+        "prior=small"
+    )
+    assert epochs("prior.model.order=masked", "prior.max_epochs=7") == 7
+    with pytest.raises(InterpolationResolutionError, match="prior.model.order must be one of"):
+        epochs("prior.model.order=bogus")
