@@ -116,7 +116,8 @@ def test_ddp_inside_a_multirun_matches_single_process_in_the_job_folders(
 
 def test_without_codebook_sync_the_ranks_drift(tone_folder: Path, tmp_path: Path) -> None:
     """Control for the checks above: with sync_codebook forced off (a sitecustomize patch in every
-    rank), each rank's EMA update uses only its own batch and the codebooks differ."""
+    rank), each rank's EMA update uses only its own batch and the codebooks differ. Also the one
+    DDP run of this file ended by its epochs: it trains exactly the requested number."""
     patch = tmp_path / "patch"
     patch.mkdir()
     (patch / "sitecustomize.py").write_text(
@@ -130,6 +131,9 @@ def test_without_codebook_sync_the_ranks_drift(tone_folder: Path, tmp_path: Path
     run_dir = tmp_path / "ddp"
     env = {RANK_STATE_ENV: "1", "PYTHONPATH": str(patch)}
     run_train([*fast_args(tone_folder, *DDP), f"hydra.run.dir={run_dir}"], tmp_path, env=env)
+    # a DDP run ended by its epochs trains exactly debug=fast's 2 (the multirun above ends by time)
+    summary = read_summary(run_dir)
+    assert summary["status"] == "completed" and summary["epochs"] == 2
     ranks = [json.loads((run_dir / "rank_state" / f"rank{r}.json").read_text()) for r in (0, 1)]
     differ = {k for k in ranks[0] if ranks[0][k] != ranks[1][k]}
     assert any(k.endswith("_codebook.embed") for k in differ), differ
