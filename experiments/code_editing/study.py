@@ -5,7 +5,8 @@
 
 Writes results.json, seams.png, inpaint.png and examples/ beside this file (see README.md).
 ``--inpaint-only --tag real`` runs only the seams and the inpainting comparison for the given
-prior (e.g. one trained on the real-audio VQ-VAE) into ``results_real.json``.
+prior (e.g. one trained on the real-audio VQ-VAE) into ``results_real.json``; ``--real-examples``
+with such a prior (and ``--masked-prior``) writes only the ``examples/real_*`` files.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ HOLE = 6  # held-back columns (1.02 s: one 96-frame window)
 MARGIN = 3  # columns of context on each side kept in the measured region (0.5 s)
 RIGHT = 4  # columns after the hole scored by rescoring
 SYNTH: list[str] = []  # where vocoder=auto looks: the prior, then its VQ-VAE run
+KINDS = ("music", "speech")  # the real-audio examples' two clips: a music and a speech one
 
 
 def decode(codec: Codec, grid: torch.Tensor) -> np.ndarray:
@@ -266,23 +268,43 @@ def examples(loaded, real_codec: Codec | None, val_g, folder: Path, seed: int) -
     return made
 
 
-def put_real(codec: Codec, folder: Path, made: list[str]) -> None:
-    """Real-audio examples (no prior on the real-audio VQ-VAE): swap and splice of two clips."""
-    root = Path("/root/.cache/rvqvae/realaudio")
-    clips = sorted(root.glob("music/*.wav"))[:1] + sorted(root.glob("speech/*.wav"))[:1]
-    if len(clips) < 2:
+def put_real(
+    codec: Codec, folder: Path, made: list[str], prior=None, masked=None, seed: int = 0
+) -> None:
+    """Real-audio examples: swap, blend and splice of the first music and the first speech clip
+    of the VQ-VAE run's validation files; with ``prior`` (a causal prior trained on this VQ-VAE)
+    also inpaint (rescored) and variation of the music clip, and with ``masked`` (a masked prior)
+    its inpainting, as :func:`examples` does on synth."""
+    _, val, _ = rebuild_split(codec, None)
+    clips = [next((p for p in sorted(val) if p.parent.name == kind), None) for kind in KINDS]
+    if None in clips:
         return
     a, b = (load_source(codec, p).grid[:, :11] for p in clips)
     n = 11 * 16 * codec.settings.hop_length
+    column_s = column_seconds(codec.settings)
     synth = build_synthesizer("auto", codec.settings, codec.path)
-    for name, grid, audio in (
-        ("real_music", a, False),
-        ("real_speech", b, False),
-        ("real_swap_music_structure_speech_detail", swap_levels(a, b, 1), True),
-        ("real_blend_half", blend(codec.model, a, b, 0.5), True),
-    ):
+    todo = [
+        ("real_music", a, (), False),
+        ("real_speech", b, (), False),
+        ("real_swap_music_structure_speech_detail", swap_levels(a, b, 1), (), True),
+        ("real_blend_half", blend(codec.model, a, b, 0.5), (), True),
+    ]
+    cut = [Segment("a", ColumnRange(0, 5, 0)), Segment("b", ColumnRange(5, 11, 0))]
+    grid, seams = splice({"a": a, "b": b}, cut)
+    todo.append(("real_splice", grid, [s * column_s for s in seams], True))
+    hole, settings = ColumnRange(3, 7, column_s), SamplingSettings(1.0, 0, 0.95)
+    if prior is not None:
+        fill = regenerate(prior, a, hole, settings, seed, 0, 8, RIGHT).grid
+        todo.append(("real_inpaint_rescore", fill, hole.seconds, True))
+        whole = ColumnRange(0, 11, column_s)
+        variation = regenerate(prior, a, whole, settings, seed, 1).grid
+        todo.append(("real_variation_levels_1_2", variation, (), True))
+    if masked is not None:
+        fill = regenerate(masked, a, hole, settings, seed, method="masked").grid
+        todo.append(("real_inpaint_masked", fill, hole.seconds, True))
+    for name, grid, marks, audio in todo:
         voice = synth if audio else None
-        paths = write_edit(codec, grid, n, folder, name, [{"study": name}], voice)
+        paths = write_edit(codec, grid, n, folder, name, [{"study": name}], voice, marks)
         made.extend(str(p.relative_to(HERE)) for k, p in paths.items() if k != "codes")
 
 
@@ -344,10 +366,23 @@ def main() -> None:
         "--inpaint-only", action="store_true", help="seams + inpainting only (no speed, examples)"
     )
     parser.add_argument("--tag", default="", help="write results_TAG.json instead of results.json")
+    parser.add_argument(
+        "--real-examples",
+        action="store_true",
+        help="--prior is trained on the real-audio VQ-VAE: write only its real_* examples (the "
+        "masked fill with the first --masked-prior)",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     loaded = load_prior(args.prior)
     codec = loaded.codec
+    if args.real_examples:
+        masked_path = args.masked_prior[0].split("=", 1)[-1] if args.masked_prior else None
+        masked_model = load_prior(masked_path).prior if masked_path else None
+        made: list[str] = []
+        put_real(codec, HERE / "examples", made, loaded.prior, masked_model)
+        print("\n".join(made))
+        return
     SYNTH[:] = [args.prior, str(resolve_vqvae(loaded.config.get("vqvae") or ""))]
     train_g, val_g, train_m, val_m = files(codec, None)
     if args.max_files:
