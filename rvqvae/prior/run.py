@@ -127,8 +127,10 @@ def _describe(parts: PriorJob) -> dict[str, Any]:
     epochs = int(plain["prior"].get("max_epochs") or 0)
     if prior.order == "masked" and epochs < MASKED_EPOCHS:
         log.warning(
-            "a masked prior learns slowly: %d epochs left one barely reading its context on the "
-            "default run (experiments/code_editing); prior.max_epochs=%d fills far better",
+            "a masked prior learns slowly: %d epochs are fewer than its measured %d (on the "
+            "default run its 1 s fills scored windowed FD 61.2 after 10 epochs, 22.3 after 30 "
+            "and 15.2 after 60, the copy of the neighbouring second 16.7: "
+            "experiments/code_editing)",
             epochs,
             MASKED_EPOCHS,
         )
