@@ -196,8 +196,15 @@ class RVQVAEModule(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         q, c = self.model.num_quantizers, self.model.codebook_size
         epoch, last = self.current_epoch + 1, self.trainer.max_epochs
+        # should_stop: the time budget (or another stop) ended training, so this validation is
+        # the run's last: measure the levels, or a run ended by trainer.max_time before the
+        # interval's first multiple would have none
         self._levels_this_epoch = (
-            epoch % self.level_metrics_interval == 0 or last is None or last < 0 or epoch >= last
+            epoch % self.level_metrics_interval == 0
+            or last is None
+            or last < 0
+            or epoch >= last
+            or self.trainer.should_stop
         )
         self._val_sums = {
             "abs_err": torch.zeros((), device=self.device, dtype=torch.float64),

@@ -49,6 +49,30 @@ def test_quantize_dropout_run_logs_level_errors_and_rd_cost(
     assert model.quantize_dropout and model.trained_levels(1)
 
 
+def test_run_ended_by_its_time_budget_measures_the_levels_at_its_last_validation(
+    tone_folder: Path, tmp_path: Path
+) -> None:
+    """A run stopped by ``trainer.max_time`` before the levels interval's first multiple still
+    ends with per-level figures: its last validation measures them."""
+    run_dir = tmp_path / "run"
+    overrides = fast_args(
+        tone_folder,
+        run_dir,
+        "trainer.max_epochs=1000",
+        "trainer.max_time=00:00:00:02",
+        "module.level_metrics_interval=1000",
+        "callbacks.previews=null",
+    )
+    train_here(overrides, run_dir)
+    summary = read_summary(run_dir)
+    assert summary["status"] == "completed" and 0 < summary["epochs"] < 1000
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert float(rows[-1]["val/norm_l1_levels_1"]) > 0  # the last epoch's validation
+    assert summary["val/norm_l1_levels_1"] == pytest.approx(
+        float(rows[-1]["val/norm_l1_levels_1"]), rel=1e-5
+    )
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
