@@ -231,38 +231,13 @@ def speed(codec: Codec, val_g: list[torch.Tensor], folder: Path) -> dict[str, fl
 
 
 def examples(loaded, real_codec: Codec | None, val_g, folder: Path, seed: int) -> list[str]:
-    """A few short (<= 1.9 s) examples of each operation."""
-    codec, prior = loaded.codec, loaded.prior
-    column_s = column_seconds(codec.settings)
+    """A few short (<= 1.9 s) examples of each operation on the first two validation files; with
+    ``real_codec`` also its swap, blend and splice (:func:`put_real`)."""
+    codec = loaded.codec
     synth = build_synthesizer("auto", codec.settings, SYNTH)
-    a, b = val_g[0][:, :11], val_g[1][:, :11]
-    n = 11 * 16 * codec.settings.hop_length
-    made = []
-
-    def put(name, grid, marks=(), audio=True):
-        voice = synth if audio else None
-        paths = write_edit(codec, grid, n, folder, name, [{"study": name}], voice, marks)
-        made.extend(str(p.relative_to(HERE)) for k, p in paths.items() if k != "codes")
-
-    put("synth_a", a, audio=False)
-    put("synth_b", b, audio=False)
-    put("synth_swap_a_structure_b_detail", swap_levels(a, b, 1))
-    put("synth_blend_half", blend(codec.model, a, b, 0.5))
-    grid, seams = splice(
-        {"a": a, "b": b}, [Segment("a", ColumnRange(0, 5, 0)), Segment("b", ColumnRange(5, 11, 0))]
-    )
-    put("synth_splice", grid, [s * column_s for s in seams])
-    hole = ColumnRange(3, 7, column_s)
-    settings = SamplingSettings(1.0, 0, 0.95)
-    put(
-        "synth_inpaint_rescore",
-        regenerate(prior, a, hole, settings, seed, 0, 8, RIGHT).grid,
-        hole.seconds,
-    )
-    put(
-        "synth_variation_levels_1_2",
-        regenerate(prior, a, ColumnRange(0, 11, column_s), settings, seed, 1).grid,
-    )
+    made: list[str] = []
+    clips = (("a", val_g[0][:, :11]), ("b", val_g[1][:, :11]))
+    put_examples(codec, "synth", clips, folder, made, synth, loaded.prior, None, seed)
     if real_codec is not None:
         put_real(real_codec, folder, made)
     return made
@@ -271,38 +246,57 @@ def examples(loaded, real_codec: Codec | None, val_g, folder: Path, seed: int) -
 def put_real(
     codec: Codec, folder: Path, made: list[str], prior=None, masked=None, seed: int = 0
 ) -> None:
-    """Real-audio examples: swap, blend and splice of the first music and the first speech clip
-    of the VQ-VAE run's validation files; with ``prior`` (a causal prior trained on this VQ-VAE)
-    also inpaint (rescored) and variation of the music clip, and with ``masked`` (a masked prior)
-    its inpainting, as :func:`examples` does on synth."""
+    """Real-audio examples from the first music and the first speech clip of the VQ-VAE run's
+    validation files (:func:`put_examples`; nothing where either kind is missing)."""
     _, val, _ = rebuild_split(codec, None)
     clips = [next((p for p in sorted(val) if p.parent.name == kind), None) for kind in KINDS]
     if None in clips:
         return
-    a, b = (load_source(codec, p).grid[:, :11] for p in clips)
+    named = tuple((kind, load_source(codec, p).grid[:, :11]) for kind, p in zip(KINDS, clips))
+    synth = build_synthesizer("auto", codec.settings, codec.path)
+    put_examples(codec, "real", named, folder, made, synth, prior, masked, seed)
+
+
+def put_examples(
+    codec: Codec,
+    prefix: str,
+    clips: tuple[tuple[str, torch.Tensor], ...],
+    folder: Path,
+    made: list[str],
+    synth,
+    prior=None,
+    masked=None,
+    seed: int = 0,
+) -> None:
+    """Each operation on two named 11-column grids ``a`` and ``b`` (PNG, codes and WAV through
+    ``synth``; the inputs as PNG only), named ``PREFIX_...``, their paths added to ``made``:
+    swap (a's structure, b's detail), blend, splice (a's 5 columns, then b); with ``prior`` (a
+    causal prior) a's columns 3-7 inpainted by rescoring and a's variation of levels 1-2; with
+    ``masked`` (a masked prior) a's columns 3-7 inpainted by parallel decoding."""
+    (a_name, a), (b_name, b) = clips
     n = 11 * 16 * codec.settings.hop_length
     column_s = column_seconds(codec.settings)
-    synth = build_synthesizer("auto", codec.settings, codec.path)
     todo = [
-        ("real_music", a, (), False),
-        ("real_speech", b, (), False),
-        ("real_swap_music_structure_speech_detail", swap_levels(a, b, 1), (), True),
-        ("real_blend_half", blend(codec.model, a, b, 0.5), (), True),
+        (a_name, a, (), False),
+        (b_name, b, (), False),
+        (f"swap_{a_name}_structure_{b_name}_detail", swap_levels(a, b, 1), (), True),
+        ("blend_half", blend(codec.model, a, b, 0.5), (), True),
     ]
     cut = [Segment("a", ColumnRange(0, 5, 0)), Segment("b", ColumnRange(5, 11, 0))]
     grid, seams = splice({"a": a, "b": b}, cut)
-    todo.append(("real_splice", grid, [s * column_s for s in seams], True))
+    todo.append(("splice", grid, [s * column_s for s in seams], True))
     hole, settings = ColumnRange(3, 7, column_s), SamplingSettings(1.0, 0, 0.95)
     if prior is not None:
         fill = regenerate(prior, a, hole, settings, seed, 0, 8, RIGHT).grid
-        todo.append(("real_inpaint_rescore", fill, hole.seconds, True))
+        todo.append(("inpaint_rescore", fill, hole.seconds, True))
         whole = ColumnRange(0, 11, column_s)
         variation = regenerate(prior, a, whole, settings, seed, 1).grid
-        todo.append(("real_variation_levels_1_2", variation, (), True))
+        todo.append(("variation_levels_1_2", variation, (), True))
     if masked is not None:
         fill = regenerate(masked, a, hole, settings, seed, method="masked").grid
-        todo.append(("real_inpaint_masked", fill, hole.seconds, True))
+        todo.append(("inpaint_masked", fill, hole.seconds, True))
     for name, grid, marks, audio in todo:
+        name = f"{prefix}_{name}"
         voice = synth if audio else None
         paths = write_edit(codec, grid, n, folder, name, [{"study": name}], voice, marks)
         made.extend(str(p.relative_to(HERE)) for k, p in paths.items() if k != "codes")
@@ -345,6 +339,18 @@ def plot(results: dict, jumps, nat_recon, nat_orig, inpaint_seams: dict) -> None
     plt.close(fig)
 
 
+def masked_priors(specs: list[str]) -> dict[str, tuple]:
+    """``--masked-prior`` specs loaded, in order: ``{row name: (prior, decoding passes)}`` from
+    ``NAME=PATH`` or ``PATH`` (row ``masked``); ``NAME@N`` decodes in N passes (default 12), its
+    row named ``NAME_sN``."""
+    masked = {}
+    for spec in specs:
+        name, path = spec.split("=", 1) if "=" in spec else ("masked", spec)
+        steps = name.partition("@")[2]
+        masked[name.replace("@", "_s")] = (load_prior(path).prior, int(steps or 12))
+    return masked
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prior", required=True)
@@ -377,10 +383,9 @@ def main() -> None:
     loaded = load_prior(args.prior)
     codec = loaded.codec
     if args.real_examples:
-        masked_path = args.masked_prior[0].split("=", 1)[-1] if args.masked_prior else None
-        masked_model = load_prior(masked_path).prior if masked_path else None
+        first = next(iter(masked_priors(args.masked_prior[:1]).values()), (None, 0))
         made: list[str] = []
-        put_real(codec, HERE / "examples", made, loaded.prior, masked_model)
+        put_real(codec, HERE / "examples", made, loaded.prior, first[0])
         print("\n".join(made))
         return
     SYNTH[:] = [args.prior, str(resolve_vqvae(loaded.config.get("vqvae") or ""))]
@@ -395,11 +400,7 @@ def main() -> None:
     results["seams_splice_vs_originals"] = seam_figures(jumps, nat_orig)
     seeds = list(range(args.seeds))
     fim = load_prior(args.fim_prior).prior if args.fim_prior else None
-    masked = {}
-    for spec in args.masked_prior:
-        name, path = spec.split("=", 1) if "=" in spec else ("masked", spec)
-        steps = name.partition("@")[2]
-        masked[name.replace("@", "_s")] = (load_prior(path).prior, int(steps or 12))
+    masked = masked_priors(args.masked_prior)
     inpaint, inpaint_seams = inpaint_study(
         loaded, train_g, val_g, train_m, val_m, seeds, args.candidates, fim, masked
     )
