@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gallery import RIGHT, examples, put_real  # beside this file
 
 from rvqvae.codec.grid import decode_grid
 from rvqvae.codec.model import Codec
 from rvqvae.editing.ops import Segment, blend, splice, swap_levels
-from rvqvae.editing.output import write_edit
 from rvqvae.editing.ranges import ColumnRange, column_seconds
 from rvqvae.editing.regenerate import fim_window, range_nll, regenerate
 from rvqvae.editing.seams import boundary_jump, natural_jumps, seam_figures
@@ -39,9 +39,7 @@ from rvqvae.vocoder.synthesize import build_synthesizer
 HERE = Path(__file__).resolve().parent
 HOLE = 6  # held-back columns (1.02 s: one 96-frame window)
 MARGIN = 3  # columns of context on each side kept in the measured region (0.5 s)
-RIGHT = 4  # columns after the hole scored by rescoring
 SYNTH: list[str] = []  # where vocoder=auto looks: the prior, then its VQ-VAE run
-KINDS = ("music", "speech")  # the real-audio examples' two clips: a music and a speech one
 
 
 def decode(codec: Codec, grid: torch.Tensor) -> np.ndarray:
@@ -230,78 +228,6 @@ def speed(codec: Codec, val_g: list[torch.Tensor], folder: Path) -> dict[str, fl
     return out
 
 
-def examples(loaded, real_codec: Codec | None, val_g, folder: Path, seed: int) -> list[str]:
-    """A few short (<= 1.9 s) examples of each operation on the first two validation files; with
-    ``real_codec`` also its swap, blend and splice (:func:`put_real`)."""
-    codec = loaded.codec
-    synth = build_synthesizer("auto", codec.settings, SYNTH)
-    made: list[str] = []
-    clips = (("a", val_g[0][:, :11]), ("b", val_g[1][:, :11]))
-    put_examples(codec, "synth", clips, folder, made, synth, loaded.prior, None, seed)
-    if real_codec is not None:
-        put_real(real_codec, folder, made)
-    return made
-
-
-def put_real(
-    codec: Codec, folder: Path, made: list[str], prior=None, masked=None, seed: int = 0
-) -> None:
-    """Real-audio examples from the first music and the first speech clip of the VQ-VAE run's
-    validation files (:func:`put_examples`; nothing where either kind is missing)."""
-    _, val, _ = rebuild_split(codec, None)
-    clips = [next((p for p in sorted(val) if p.parent.name == kind), None) for kind in KINDS]
-    if None in clips:
-        return
-    named = tuple((kind, load_source(codec, p).grid[:, :11]) for kind, p in zip(KINDS, clips))
-    synth = build_synthesizer("auto", codec.settings, codec.path)
-    put_examples(codec, "real", named, folder, made, synth, prior, masked, seed)
-
-
-def put_examples(
-    codec: Codec,
-    prefix: str,
-    clips: tuple[tuple[str, torch.Tensor], ...],
-    folder: Path,
-    made: list[str],
-    synth,
-    prior=None,
-    masked=None,
-    seed: int = 0,
-) -> None:
-    """Each operation on two named 11-column grids ``a`` and ``b`` (PNG, codes and WAV through
-    ``synth``; the inputs as PNG only), named ``PREFIX_...``, their paths added to ``made``:
-    swap (a's structure, b's detail), blend, splice (a's 5 columns, then b); with ``prior`` (a
-    causal prior) a's columns 3-7 inpainted by rescoring and a's variation of levels 1-2; with
-    ``masked`` (a masked prior) a's columns 3-7 inpainted by parallel decoding."""
-    (a_name, a), (b_name, b) = clips
-    n = 11 * 16 * codec.settings.hop_length
-    column_s = column_seconds(codec.settings)
-    todo = [
-        (a_name, a, (), False),
-        (b_name, b, (), False),
-        (f"swap_{a_name}_structure_{b_name}_detail", swap_levels(a, b, 1), (), True),
-        ("blend_half", blend(codec.model, a, b, 0.5), (), True),
-    ]
-    cut = [Segment("a", ColumnRange(0, 5, 0)), Segment("b", ColumnRange(5, 11, 0))]
-    grid, seams = splice({"a": a, "b": b}, cut)
-    todo.append(("splice", grid, [s * column_s for s in seams], True))
-    hole, settings = ColumnRange(3, 7, column_s), SamplingSettings(1.0, 0, 0.95)
-    if prior is not None:
-        fill = regenerate(prior, a, hole, settings, seed, 0, 8, RIGHT).grid
-        todo.append(("inpaint_rescore", fill, hole.seconds, True))
-        whole = ColumnRange(0, 11, column_s)
-        variation = regenerate(prior, a, whole, settings, seed, 1).grid
-        todo.append(("variation_levels_1_2", variation, (), True))
-    if masked is not None:
-        fill = regenerate(masked, a, hole, settings, seed, method="masked").grid
-        todo.append(("inpaint_masked", fill, hole.seconds, True))
-    for name, grid, marks, audio in todo:
-        name = f"{prefix}_{name}"
-        voice = synth if audio else None
-        paths = write_edit(codec, grid, n, folder, name, [{"study": name}], voice, marks)
-        made.extend(str(p.relative_to(HERE)) for k, p in paths.items() if k != "codes")
-
-
 def plot(results: dict, jumps, nat_recon, nat_orig, inpaint_seams: dict) -> None:
     """seams.png (seam jumps vs natural boundaries) and inpaint.png (figures per method)."""
     import matplotlib
@@ -424,7 +350,7 @@ def main() -> None:
             splice_seams(real, val_r), natural_jumps(rec)
         )
     plot(results, jumps, nat_recon, nat_orig, inpaint_seams)
-    results["examples"] = examples(loaded, real, val_g, HERE / "examples", 0)
+    results["examples"] = examples(loaded, real, val_g, HERE / "examples", 0, SYNTH)
     (HERE / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps({k: v for k, v in results.items() if k != "examples"}, indent=2))
 
