@@ -52,47 +52,26 @@ def _assert_ranks_identical(run_dir: Path) -> None:
     assert {k: _sha(v) for k, v in state.items() if k in shared} == {k: ranks[0][k] for k in shared}
 
 
-def test_ddp_two_cpu_ranks_match_single_process(
-    tone_folder: Path, tmp_path: Path, fast_wandb_run: dict
-) -> None:
-    # the single-process reference: the session's debug=fast run on 6 tones (tests/conftest.py)
-    single, ddp = fast_wandb_run["run"], tmp_path / "ddp"
-    proc = run_train(
-        [*fast_args(tone_folder, *DDP), f"hydra.run.dir={ddp}"],
-        tmp_path,
-        env={RANK_STATE_ENV: "1"},
-    )
-    _assert_ranks_identical(ddp)
-    summary, reference = read_summary(ddp), read_summary(single)
-    assert summary["status"] == "completed" and summary["epochs"] == 2
-    # the reference also ran the end-of-run listening test (tests/conftest.py PERCEPTUAL_ON),
-    # which debug=fast leaves off here
-    perceptual = {"perceptual", "val/visqol", "val/visqol_ceiling", "val/lsd", "val/lsd_ceiling"}
-    assert summary.keys() == reference.keys() - perceptual
-    assert summary["codebook"].keys() == reference["codebook"].keys()
-    assert _columns(ddp) == _columns(single)
-    assert summary["num_quantizers"] == reference["num_quantizers"]
-    # one run folder: the rank-1 child wrote its log there and nowhere else
-    assert (ddp / "train_ddp_process_1.log").is_file()
-    assert not (tmp_path / "outputs").exists()
-    assert "sync_batchnorm off" in (ddp / "train.log").read_text()
-    assert proc.returncode == 0
-    # the training figures are means over both ranks' batches (each rank logs the same value),
-    # and Lightning has nothing to warn about
+def _assert_rank_figures_equal(run_dir: Path) -> None:
+    """The training figures are means over both ranks' batches: each rank logs the same value."""
     figures = [
-        json.loads((ddp / "rank_state" / f"rank{r}_metrics.json").read_text()) for r in (0, 1)
+        json.loads((run_dir / "rank_state" / f"rank{r}_metrics.json").read_text()) for r in (0, 1)
     ]
     train_keys = [k for k in figures[0] if k.startswith("train/") and k.endswith("_epoch")]
     assert "train/loss_epoch" in train_keys
     assert {k: figures[0][k] for k in train_keys} == {k: figures[1][k] for k in train_keys}
     assert figures[0]["val/norm_l1"] == figures[1]["val/norm_l1"]
-    assert "sync_dist" not in proc.stdout + proc.stderr
 
 
-def test_ddp_inside_a_multirun_stays_in_the_job_folder(tone_folder: Path, tmp_path: Path) -> None:
-    """... with the decay fitted to a time budget: each rank has its own clock (rank 1's is set
-    3 s ahead here, a sitecustomize patch), so the share of the budget spent, and so the
-    learning rate, must come from rank 0, or the ranks' weights part."""
+def test_ddp_inside_a_multirun_matches_single_process_in_the_job_folders(
+    tone_folder: Path, tmp_path: Path, fast_wandb_run: dict
+) -> None:
+    """Two DDP jobs of a multirun, each against the single-process reference (the session's
+    debug=fast run on 6 tones, tests/conftest.py): identical state on both ranks, the same
+    summary keys and metrics.csv columns, the run folder the job's own. The decay is fitted to a
+    time budget: each rank has its own clock (rank 1's is set 3 s ahead here, a sitecustomize
+    patch), so the share of the budget spent, and so the learning rate, must come from rank 0,
+    or the ranks' weights part."""
     sweep = tmp_path / "sweep"
     patch = tmp_path / "patch"
     patch.mkdir()
@@ -109,21 +88,36 @@ def test_ddp_inside_a_multirun_stays_in_the_job_folder(tone_folder: Path, tmp_pa
     budget = ["scheduler=cosine_time", "trainer.max_time=00:00:00:04", "trainer.max_epochs=1000"]
     args = fast_args(tone_folder, *DDP, *budget, "model.codebook_dim=16,32")
     env = {RANK_STATE_ENV: "1", "PYTHONPATH": str(patch)}
-    run_train(["-m", *args, f"hydra.sweep.dir={sweep}"], tmp_path, env=env)
+    proc = run_train(["-m", *args, f"hydra.sweep.dir={sweep}"], tmp_path, env=env)
+    assert proc.returncode == 0
+    assert "sync_dist" not in proc.stdout + proc.stderr  # Lightning has nothing to warn about
     jobs = job_dirs(sweep)
     assert [j.name for j in jobs] == ["0", "1"]
+    single = fast_wandb_run["run"]
+    reference = read_summary(single)
+    # the reference also ran the end-of-run listening test (tests/conftest.py PERCEPTUAL_ON),
+    # which debug=fast leaves off here
+    perceptual = {"perceptual", "val/visqol", "val/visqol_ceiling", "val/lsd", "val/lsd_ceiling"}
     for job, dim in zip(jobs, (16, 32)):
         summary = read_summary(job)
         assert summary["status"] == "completed" and summary["codebook_dim"] == dim
+        assert summary.keys() == reference.keys() - perceptual
+        assert summary["codebook"].keys() == reference["codebook"].keys()
+        assert summary["num_quantizers"] == reference["num_quantizers"]
+        assert _columns(job) == _columns(single)
+        # one run folder per job: the rank-1 child wrote its log there and nowhere else
         assert (job / "train_ddp_process_1.log").is_file()
+        assert "sync_batchnorm off" in (job / "train.log").read_text()
         _assert_ranks_identical(job)
+        _assert_rank_figures_equal(job)
     assert not (tmp_path / "outputs").exists()  # no stray runs of the DDP children
     assert len([p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 2
 
 
 def test_without_codebook_sync_the_ranks_drift(tone_folder: Path, tmp_path: Path) -> None:
     """Control for the checks above: with sync_codebook forced off (a sitecustomize patch in every
-    rank), each rank's EMA update uses only its own batch and the codebooks differ."""
+    rank), each rank's EMA update uses only its own batch and the codebooks differ. Also the one
+    DDP run of this file ended by its epochs: it trains exactly the requested number."""
     patch = tmp_path / "patch"
     patch.mkdir()
     (patch / "sitecustomize.py").write_text(
@@ -137,6 +131,9 @@ def test_without_codebook_sync_the_ranks_drift(tone_folder: Path, tmp_path: Path
     run_dir = tmp_path / "ddp"
     env = {RANK_STATE_ENV: "1", "PYTHONPATH": str(patch)}
     run_train([*fast_args(tone_folder, *DDP), f"hydra.run.dir={run_dir}"], tmp_path, env=env)
+    # a DDP run ended by its epochs trains exactly debug=fast's 2 (the multirun above ends by time)
+    summary = read_summary(run_dir)
+    assert summary["status"] == "completed" and summary["epochs"] == 2
     ranks = [json.loads((run_dir / "rank_state" / f"rank{r}.json").read_text()) for r in (0, 1)]
     differ = {k for k in ranks[0] if ranks[0][k] != ranks[1][k]}
     assert any(k.endswith("_codebook.embed") for k in differ), differ
