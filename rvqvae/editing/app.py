@@ -208,8 +208,14 @@ def prior_op(
             raise EditError(
                 f"steps must be an integer >= 1 (method=masked's passes), got {steps!r}"
             )
-        loaded.prior.decode_steps = steps
-        entry["steps"] = steps
+        noise, coarse = cfg.get("noise", 0.0), cfg.get("coarse_first", False)
+        if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
+            raise EditError(f"noise must be a number >= 0 (method=masked), got {noise!r}")
+        if not isinstance(coarse, bool):
+            raise EditError(f"coarse_first must be true or false (method=masked), got {coarse!r}")
+        prior = loaded.prior
+        prior.decode_steps, prior.decode_noise, prior.decode_coarse_first = steps, noise, coarse
+        entry |= {"steps": steps, "noise": float(noise), "coarse_first": coarse}
     k = int(cfg["candidates"]) if method == "rescore" else 1
     right, select = int(cfg["right_columns"]), cfg.get("select", "best")
     done = regenerate(

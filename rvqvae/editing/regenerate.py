@@ -215,14 +215,17 @@ def _fill_from_both_sides(
     left, right = span.start - first, last - span.end
     window = columns[first:last][None].to(prior.bos.device)
     keep = (prior.slot_level.cpu() < levels_from)[None].expand(middle, -1)
-    draw = make_picker(settings, torch.Generator().manual_seed(int(seed)))
+    generator = torch.Generator().manual_seed(int(seed))
+    draw = make_picker(settings, generator)
     report = getattr(prior, "report_columns", None)  # the studio's view: progress and Stop
     if method == "masked":  # progress by decoding pass, reported as a share of the columns
-        steps = prior.decode_steps
-        progress = None if report is None else (lambda t: report(t * middle // steps, middle))
+        steps = prior.decode_steps  # (coarse-first decoding takes at least one pass per level)
+        progress = (
+            None if report is None else (lambda t: report(min(middle, t * middle // steps), middle))
+        )
         hidden = torch.zeros(window.shape[1:], dtype=torch.bool)
         hidden[left : left + middle] = ~keep
-        out = masked_fill(prior, window, hidden, draw, progress=progress)
+        out = masked_fill(prior, window, hidden, draw, progress=progress, generator=generator)
     else:
         progress = None if report is None else (lambda n: report(n, middle))
         with torch_threads(1):

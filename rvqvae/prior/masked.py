@@ -15,8 +15,13 @@ predicts every hidden token from every visible one, on both sides at once.
   passes draws every hidden token (the sampling settings' picker), keeps the most confident
   draws (log-probability of the drawn code) and hides the rest again, so that
   ``cos(pi/2 * t/steps)`` of them are still hidden after step t; the last step keeps all.
+  Two decoding variants: *confidence noise* (MaskGIT's choice temperature: Gumbel noise times
+  ``noise`` x the share of passes still to come added to the confidences, so early passes
+  keep less greedily) and *coarse first* (VampNet's order: the passes split between the
+  levels, each level decoded in its own passes, the lowest first, given the levels below).
 - **Generation** (:meth:`MaskedPrior._generate`): a first window filled whole, then windows
-  sliding by a quarter of the context, each filling its new columns given the ones before.
+  sliding by a quarter of the context, each filling its new columns given the ones before
+  (without confidence noise: the picker is its only source of randomness).
 - **Validation** (:meth:`MaskedPrior.validation_nll`): each block of ``VALIDATION_BLOCK``
   columns (1.02 s) of a window hidden in turn and scored given the rest of the window. So for
   this order ``val/bits_per_s`` is the NLL of 1 s holes given both sides - the inpainting
@@ -60,6 +65,8 @@ class MaskedPrior(CodePrior):
             hp["d_model"], hp["n_layers"], hp["n_heads"], hp["dropout"], causal=False
         )
         self.decode_steps = DECODE_STEPS
+        self.decode_noise = 0.0  # confidence noise of each fill (0: keep the most likely draws)
+        self.decode_coarse_first = False  # decode level by level, the lowest first
         self.apply(_init_weights)
 
     def inputs(self, columns: Tensor, hidden: Tensor) -> Tensor:
@@ -123,7 +130,8 @@ class MaskedPrior(CodePrior):
             start = max(0, done + new - context)
             hidden = torch.zeros(done + new - start, self.slots, dtype=torch.bool)
             hidden[done - start :] = True
-            out[:, start : done + new] = masked_fill(self, out[:, start : done + new], hidden, pick)
+            window = out[:, start : done + new]
+            out[:, start : done + new] = masked_fill(self, window, hidden, pick, noise=0.0)
             done += new
             if progress is not None:
                 progress(done)
@@ -176,6 +184,22 @@ def masked_training_nll(
     return nll, (hidden & mask[..., None]).float()
 
 
+def decoding_stages(
+    prior: MaskedPrior, hidden: Tensor, steps: int, coarse_first: bool
+) -> list[tuple[Tensor, int]]:
+    """``[(tokens [C, S] bool, passes)]``: the hidden tokens decoded together and their passes;
+    one stage of ``steps`` passes, or with ``coarse_first`` one stage per level that has hidden
+    tokens, lowest first, sharing ``steps`` passes (at least one each)."""
+    if not coarse_first:
+        return [(hidden, steps)]
+    level = prior.slot_level.to(hidden.device)  # [S]
+    levels = sorted(set(level[hidden.any(dim=0)].tolist()))
+    if not levels:
+        return [(hidden, steps)]
+    base, extra = divmod(max(steps, len(levels)), len(levels))
+    return [(hidden & (level == lv), base + (i < extra)) for i, lv in enumerate(levels)]
+
+
 def masked_fill(
     prior: MaskedPrior,
     window: Tensor,
@@ -183,35 +207,57 @@ def masked_fill(
     pick: Picker,
     steps: int | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    noise: float | None = None,
+    coarse_first: bool | None = None,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
     """``window [B, C, S]`` (C <= context) with its ``hidden [C, S]`` tokens drawn by iterative
     parallel decoding in ``steps`` passes (default ``prior.decode_steps``): each pass draws every
     still-hidden token with ``pick`` and keeps the most confident draws, so that a cosine share
     stays hidden (at least one token is kept per pass; the last pass keeps all).
-    ``progress(t)`` is called after pass t. Deterministic for the picker's generator."""
+    ``noise`` (default ``prior.decode_noise``) adds Gumbel noise drawn from ``generator`` to the
+    confidences, scaled by ``noise`` x the share of the stage's passes still to come;
+    ``coarse_first`` (default ``prior.decode_coarse_first``) decodes level by level
+    (:func:`decoding_stages`). ``progress(t)`` is called after pass t. Deterministic for the
+    picker's generator (and ``generator``)."""
     b, c, s = window.shape
     if c > prior.context_columns:
         raise ValueError(f"a window of {c} columns exceeds the context ({prior.context_columns})")
     steps = int(steps or prior.decode_steps)
-    total = int(hidden.sum())
+    noise = float(prior.decode_noise if noise is None else noise)
+    if not noise >= 0:
+        raise ValueError(f"the confidence noise must be >= 0, got {noise}")
+    if noise > 0 and generator is None:
+        raise ValueError("confidence noise needs a generator (the fill's seed)")
+    coarse = bool(prior.decode_coarse_first if coarse_first is None else coarse_first)
+    done = 0
     with torch.inference_mode():
         out = window.clone()
         still = hidden.to(out.device)[None].expand(b, c, s).clone()
-        for t in range(steps):
-            n = int(still[0].sum())  # hidden tokens per row (the same in every row)
-            if n == 0:
-                break
-            logits = prior.masked_logits(out, still)[still]  # [B * n, K], row by row
-            codes = pick(logits)
-            confidence = F.log_softmax(logits.float(), dim=-1).gather(-1, codes[:, None])
-            share = 0.0 if t == steps - 1 else math.cos(math.pi / 2 * (t + 1) / steps)
-            remain = min(math.floor(total * share), n - 1)
-            ranked = confidence.view(b, n).argsort(dim=1, descending=True)
-            reveal = torch.zeros(b, n, dtype=torch.bool, device=out.device)
-            reveal.scatter_(1, ranked[:, : n - remain], True)
-            where = still.nonzero()[reveal.flatten()]  # [revealed, 3]: batch, column, slot
-            out[where[:, 0], where[:, 1], where[:, 2]] = codes[reveal.flatten()]
-            still[where[:, 0], where[:, 1], where[:, 2]] = False
-            if progress is not None:
-                progress(t + 1)
+        for tokens, passes in decoding_stages(prior, hidden.to(out.device), steps, coarse):
+            total = int(tokens.sum())
+            for t in range(passes):
+                todo = still & tokens  # [B, C, S]: this stage's still-hidden tokens
+                n = int(todo[0].sum())  # per row (the same in every row)
+                if n == 0:
+                    break
+                logits = prior.masked_logits(out, still)[todo]  # [B * n, K], row by row
+                codes = pick(logits)
+                confidence = F.log_softmax(logits.float(), dim=-1).gather(-1, codes[:, None])
+                if noise > 0:  # Gumbel(0, 1) = -log(Exp(1))
+                    exp = torch.empty(confidence.shape).exponential_(generator=generator)
+                    gumbel = -exp.clamp_min(1e-30).log().to(confidence.device)
+                    confidence = confidence + noise * (1 - (t + 1) / passes) * gumbel
+                share = 0.0 if t == passes - 1 else math.cos(math.pi / 2 * (t + 1) / passes)
+                remain = min(math.floor(total * share), n - 1)
+                ranked = confidence.view(b, n).argsort(dim=1, descending=True)
+                reveal = torch.zeros(b, n, dtype=torch.bool, device=out.device)
+                reveal.scatter_(1, ranked[:, : n - remain], True)
+                where = todo.nonzero()[reveal.flatten()]  # [revealed, 3]: batch, column, slot
+                out[where[:, 0], where[:, 1], where[:, 2]] = codes[reveal.flatten()]
+                still[where[:, 0], where[:, 1], where[:, 2]] = False
+                done += 1
+                if progress is not None:
+                    progress(done)
     return out.clone()

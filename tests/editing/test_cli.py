@@ -93,6 +93,14 @@ def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tone_codes,
         ),
         ({"op": "inpaint", "range": [0.5, 1.0], "method": "masked", "steps": 0}, "steps must be"),
         (
+            {"op": "inpaint", "range": [0.5, 1.0], "method": "masked", "noise": -1},
+            "noise must be a number >= 0",
+        ),
+        (
+            {"op": "inpaint", "range": [0.5, 1.0], "method": "masked", "coarse_first": "yes"},
+            "coarse_first must be true or false",
+        ),
+        (
             {"op": "inpaint", "range": [0.5, 1.0], "method": "masked"},
             "method=masked needs a prior trained with prior.model.order=masked",
         ),

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from rvqvae.prior.masked import MaskedPrior, hide_for_training, masked_fill
+from rvqvae.prior.masked import MaskedPrior, decoding_stages, hide_for_training, masked_fill
 from rvqvae.prior.model import build_prior
 from rvqvae.prior.sampling import SamplingSettings, make_picker
 
@@ -81,6 +82,71 @@ def test_fill_changes_only_what_is_hidden_and_repeats_for_a_seed() -> None:
     assert out.shape == (1, 23, prior.slots) and torch.equal(out[:, :4], prompt)
 
 
+def _revealed_per_pass(prior: MaskedPrior, window, hidden, **decoding) -> tuple:
+    """The fill, and the (column, slot) tokens each pass revealed (from the hidden masks the
+    passes gave the model)."""
+    seen: list[torch.Tensor] = []
+    real = prior.masked_logits
+
+    def spy(columns, still, valid=None):
+        seen.append(still[0].clone())
+        return real(columns, still, valid)
+
+    prior.masked_logits = spy
+    try:
+        out = masked_fill(prior, window, hidden, _pick(0), steps=5, **decoding)
+    finally:
+        del prior.masked_logits
+    after = [*seen[1:], torch.zeros_like(hidden)]
+    return out, [(b & ~a).nonzero() for b, a in zip(seen, after)]
+
+
+def test_coarse_first_decodes_each_level_in_its_own_passes_lowest_first() -> None:
+    prior = _prior()
+    window = torch.randint(0, 16, (1, 10, prior.slots))
+    hidden = torch.zeros(10, prior.slots, dtype=torch.bool)
+    hidden[2:8] = prior.slot_level >= 1  # levels 1 and 2 of 6 columns
+    level = prior.slot_level
+    out, passes = _revealed_per_pass(prior, window, hidden, coarse_first=True)
+    assert len(passes) == 5  # 5 passes shared by the two levels: 3 then 2
+    levels = [sorted(set(level[p[:, 1]].tolist())) for p in passes]
+    assert levels == [[1], [1], [1], [2], [2]]
+    assert torch.equal(out[0, ~hidden], window[0, ~hidden])
+    revealed = torch.zeros_like(hidden)
+    for p in passes:
+        assert not revealed[p[:, 0], p[:, 1]].any()  # each token revealed once
+        revealed[p[:, 0], p[:, 1]] = True
+    assert torch.equal(revealed, hidden)
+    # the default (joint) order reveals both levels from the first pass on
+    _, joint = _revealed_per_pass(prior, window, hidden)
+    assert sorted(set(level[torch.cat(joint[:2])[:, 1]].tolist())) == [1, 2]
+    # fewer passes than levels: one pass per level
+    assert [n for _, n in decoding_stages(prior, hidden, 1, True)] == [1, 1]
+    assert torch.equal(out, masked_fill(prior, window, hidden, _pick(0), 5, coarse_first=True))
+
+
+def test_confidence_noise_changes_which_draws_are_kept_and_repeats_for_a_seed() -> None:
+    prior = _prior()
+    window = torch.randint(0, 16, (2, 10, prior.slots))
+    hidden = torch.zeros(10, prior.slots, dtype=torch.bool)
+    hidden[3:7] = True
+
+    def fill(noise: float, seed: int = 0) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed)
+        return masked_fill(prior, window, hidden, _pick(0), 5, noise=noise, generator=gen)
+
+    plain = masked_fill(prior, window, hidden, _pick(0), 5)
+    assert torch.equal(fill(0.0), plain)  # no noise: no draws from the generator, same fill
+    noisy = fill(8.0)
+    assert torch.equal(noisy, fill(8.0)) and torch.equal(noisy[:, ~hidden], window[:, ~hidden])
+    # the same picker, other noise: the kept draws (so the later passes' context) differ
+    assert any(not torch.equal(fill(8.0, s), plain) for s in (0, 1, 2))
+    with pytest.raises(ValueError, match="needs a generator"):
+        masked_fill(prior, window, hidden, _pick(0), 5, noise=1.0)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        masked_fill(prior, window, hidden, _pick(0), 5, noise=-1.0, generator=torch.Generator())
+
+
 def test_fim_rate_belongs_to_the_flat_order() -> None:
     with pytest.raises(ValueError, match="fim_rate > 0 needs prior.model.order=flat"):
         _prior(fim_rate=0.5)
@@ -128,6 +194,14 @@ def test_train_prior_app_trains_a_masked_prior_that_edit_uses(
     (written,) = run(compose_app("edit", overrides), str(tmp_path))
     entry = load_codes(written["codes"]).generator["history"][-1]
     assert (entry["op"], entry["method"], entry["steps"]) == ("variation", "masked", 4)
+    assert (entry["noise"], entry["coarse_first"]) == (0.0, False)
+    # the decoding variants: recorded, and they change the fill
+    variant = [*overrides, "noise=3.0", "coarse_first=true", f"output={tmp_path / 'v'}"]
+    (other,) = run(compose_app("edit", variant), str(tmp_path))
+    entry = load_codes(other["codes"]).generator["history"][-1]
+    assert (entry["noise"], entry["coarse_first"]) == (3.0, True)
+    a, b = (load_codes(w["codes"]).codes for w in (written, other))
+    assert not np.array_equal(a, b)
 
 
 def test_a_masked_prior_trains_the_sizes_epochs_times_the_factor(
