@@ -81,8 +81,8 @@ def inpaint_study(
     by each method; figures over the hole plus MARGIN columns on each side. With ``fim`` (a
     prior trained with ``prior.model.fim_rate > 0`` on the same VQ-VAE) also its fill given
     both sides (``fim``) and its left-only fill (``fim_left``); ``masked``: ``{row name: (a prior
-    trained with prior.model.order=masked, decoding passes)}``, each row its fill by parallel
-    decoding; every fill is scored by ``loaded``'s prior."""
+    trained with prior.model.order=masked, its decoding settings)}`` (:func:`masked_priors`),
+    each row its fill by parallel decoding; every fill is scored by ``loaded``'s prior."""
     codec, prior = loaded.codec, loaded.prior
     unigram = UnigramBaseline(train_g, codec.model.codebook_size)
     settings = SamplingSettings(1.0, 0, 0.95)
@@ -96,9 +96,9 @@ def inpaint_study(
     if fim is not None:
         methods += ["fim", "fim_left"]
         drawn += [("fim", fim, 1, "best", "fim"), ("fim_left", fim, 1, "best", "left")]
-    for name, (model, steps) in (masked or {}).items():
+    for name, (model, decoding) in (masked or {}).items():
         methods.append(name)
-        drawn.append((name, model, 1, steps, "masked"))  # select is unused: the passes
+        drawn.append((name, model, 1, decoding, "masked"))  # select is unused: the decoding
     regions: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     real, seed_of = [], []
     stats = {m: {"l1": [], "nll": [], "right_nll": [], "seam": []} for m in methods}
@@ -118,7 +118,9 @@ def inpaint_study(
             fills = {"true": g.clone()}
             for name, model, cand, select, method in drawn:
                 if method == "masked":
-                    model.decode_steps, select = select, "best"
+                    for setting, value in select.items():
+                        setattr(model, setting, value)
+                    select = "best"
                 t = time.perf_counter()
                 done = regenerate(model, g, hole, settings, seed, 0, cand, RIGHT, select, method)
                 timing[name] += time.perf_counter() - t
@@ -266,14 +268,23 @@ def plot(results: dict, jumps, nat_recon, nat_orig, inpaint_seams: dict) -> None
 
 
 def masked_priors(specs: list[str]) -> dict[str, tuple]:
-    """``--masked-prior`` specs loaded, in order: ``{row name: (prior, decoding passes)}`` from
-    ``NAME=PATH`` or ``PATH`` (row ``masked``); ``NAME@N`` decodes in N passes (default 12), its
-    row named ``NAME_sN``."""
+    """``--masked-prior`` specs loaded, in order: ``{row name: (prior, decoding settings)}``
+    from ``NAME[@N][+noiseX][+coarse]=PATH`` or ``PATH`` (row ``masked``): ``@N`` decodes in N
+    passes (default 12), ``+noiseX`` with confidence noise X, ``+coarse`` level by level; the
+    row is NAME with ``@`` and ``+`` written as ``_s`` and ``_``."""
     masked = {}
     for spec in specs:
         name, path = spec.split("=", 1) if "=" in spec else ("masked", spec)
-        steps = name.partition("@")[2]
-        masked[name.replace("@", "_s")] = (load_prior(path).prior, int(steps or 12))
+        head, *variants = name.split("+")
+        steps = head.partition("@")[2]
+        decoding = {"decode_steps": int(steps or 12), "decode_noise": 0.0}
+        decoding["decode_coarse_first"] = "coarse" in variants
+        for v in variants:
+            if v.startswith("noise"):
+                decoding["decode_noise"] = float(v.removeprefix("noise"))
+            elif v != "coarse":
+                raise SystemExit(f"--masked-prior {spec}: unknown variant +{v} (noiseX, coarse)")
+        masked[name.replace("@", "_s").replace("+", "_")] = (load_prior(path).prior, decoding)
     return masked
 
 
@@ -289,7 +300,8 @@ def main() -> None:
         nargs="*",
         default=[],
         help="priors trained with prior.model.order=masked, each NAME=PATH (row NAME) or PATH "
-        "(row masked); a NAME ending in @N decodes in N passes (default 12)",
+        "(row masked); NAME@N decodes in N passes (default 12), NAME+noiseX with confidence noise "
+        "X, NAME+coarse level by level",
     )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=8)
