@@ -75,24 +75,36 @@ def splice_seams(codec: Codec, grids: list[torch.Tensor]) -> list[float]:
 
 
 def inpaint_study(
-    loaded, train_g, val_g, train_m, val_m, seeds: list[int], k: int, fim=None, masked=None
+    loaded,
+    train_g,
+    val_g,
+    train_m,
+    val_m,
+    seeds: list[int],
+    k: int,
+    fim=None,
+    masked=None,
+    causal: bool = True,
 ):
     """Hold back HOLE columns in the middle of every long-enough validation file and fill them
     by each method; figures over the hole plus MARGIN columns on each side. With ``fim`` (a
     prior trained with ``prior.model.fim_rate > 0`` on the same VQ-VAE) also its fill given
     both sides (``fim``) and its left-only fill (``fim_left``); ``masked``: ``{row name: (a prior
     trained with prior.model.order=masked, its decoding settings)}`` (:func:`masked_priors`),
-    each row its fill by parallel decoding; every fill is scored by ``loaded``'s prior."""
+    each row its fill by parallel decoding; every fill is scored by ``loaded``'s prior, whose
+    own fills (rescore, rescore_weighted, left) are skipped with ``causal=False``."""
     codec, prior = loaded.codec, loaded.prior
     unigram = UnigramBaseline(train_g, codec.model.codebook_size)
     settings = SamplingSettings(1.0, 0, 0.95)
     column_s = column_seconds(codec.settings)
-    methods = ["true", "rescore", "rescore_weighted", "left", "unigram", "copy"]
-    drawn = [
-        ("rescore", prior, k, "best", "rescore"),
-        ("rescore_weighted", prior, k, "weighted", "rescore"),
-    ]
-    drawn.append(("left", prior, 1, "best", "left"))
+    drawn = []
+    if causal:
+        drawn += [
+            ("rescore", prior, k, "best", "rescore"),
+            ("rescore_weighted", prior, k, "weighted", "rescore"),
+            ("left", prior, 1, "best", "left"),
+        ]
+    methods = ["true", *(name for name, *_ in drawn), "unigram", "copy"]
     if fim is not None:
         methods += ["fim", "fim_left"]
         drawn += [("fim", fim, 1, "best", "fim"), ("fim_left", fim, 1, "best", "left")]
@@ -311,12 +323,21 @@ def main() -> None:
     )
     parser.add_argument("--tag", default="", help="write results_TAG.json instead of results.json")
     parser.add_argument(
+        "--masked-only",
+        dest="causal",
+        action="store_false",
+        help="with --inpaint-only: only the true, unigram, copy and --masked-prior rows (the "
+        "--prior still scores every fill but its own rescore and left fills are skipped)",
+    )
+    parser.add_argument(
         "--real-examples",
         action="store_true",
         help="--prior is trained on the real-audio VQ-VAE: write only its real_* examples (the "
         "masked fill with the first --masked-prior)",
     )
     args = parser.parse_args()
+    if not args.causal and not args.inpaint_only:
+        parser.error("--masked-only needs --inpaint-only (the plots and examples use rescore)")
     torch.manual_seed(0)
     loaded = load_prior(args.prior)
     codec = loaded.codec
@@ -340,7 +361,7 @@ def main() -> None:
     fim = load_prior(args.fim_prior).prior if args.fim_prior else None
     masked = masked_priors(args.masked_prior)
     inpaint, inpaint_seams = inpaint_study(
-        loaded, train_g, val_g, train_m, val_m, seeds, args.candidates, fim, masked
+        loaded, train_g, val_g, train_m, val_m, seeds, args.candidates, fim, masked, args.causal
     )
     results["inpaint"] = inpaint
     for m, seam in inpaint_seams.items():
