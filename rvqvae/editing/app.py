@@ -209,8 +209,8 @@ def prior_op(
                 f"steps must be an integer >= 1 (method=masked's passes), got {steps!r}"
             )
         noise, coarse = cfg.get("noise", 0.0), cfg.get("coarse_first", False)
-        if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
-            raise EditError(f"noise must be a number >= 0 (method=masked), got {noise!r}")
+        if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise < 1e9:
+            raise EditError(f"noise must be a finite number >= 0 (method=masked), got {noise!r}")
         if not isinstance(coarse, bool):
             raise EditError(f"coarse_first must be true or false (method=masked), got {coarse!r}")
         prior = loaded.prior

@@ -226,8 +226,8 @@ def masked_fill(
         raise ValueError(f"a window of {c} columns exceeds the context ({prior.context_columns})")
     steps = int(steps or prior.decode_steps)
     noise = float(prior.decode_noise if noise is None else noise)
-    if not noise >= 0:
-        raise ValueError(f"the confidence noise must be >= 0, got {noise}")
+    if not 0 <= noise < math.inf:
+        raise ValueError(f"the confidence noise must be finite and >= 0, got {noise}")
     if noise > 0 and generator is None:
         raise ValueError("confidence noise needs a generator (the fill's seed)")
     coarse = bool(prior.decode_coarse_first if coarse_first is None else coarse_first)

@@ -94,7 +94,7 @@ def test_the_ops_without_a_prior_run_on_a_vqvae_checkpoint(tiny_run, tone_codes,
         ({"op": "inpaint", "range": [0.5, 1.0], "method": "masked", "steps": 0}, "steps must be"),
         (
             {"op": "inpaint", "range": [0.5, 1.0], "method": "masked", "noise": -1},
-            "noise must be a number >= 0",
+            "noise must be a finite number >= 0",
         ),
         (
             {"op": "inpaint", "range": [0.5, 1.0], "method": "masked", "coarse_first": "yes"},

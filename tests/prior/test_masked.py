@@ -143,8 +143,9 @@ def test_confidence_noise_changes_which_draws_are_kept_and_repeats_for_a_seed() 
     assert any(not torch.equal(fill(8.0, s), plain) for s in (0, 1, 2))
     with pytest.raises(ValueError, match="needs a generator"):
         masked_fill(prior, window, hidden, _pick(0), 5, noise=1.0)
-    with pytest.raises(ValueError, match="must be >= 0"):
-        masked_fill(prior, window, hidden, _pick(0), 5, noise=-1.0, generator=torch.Generator())
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="must be finite and >= 0"):
+            masked_fill(prior, window, hidden, _pick(0), 5, noise=bad, generator=torch.Generator())
 
 
 def test_fim_rate_belongs_to_the_flat_order() -> None:
