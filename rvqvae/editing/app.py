@@ -203,13 +203,15 @@ def prior_op(
     if method not in METHODS:
         raise EditError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if method == "masked":
+        from rvqvae.prior.masked import valid_noise
+
         steps = cfg.get("steps", 12)
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise EditError(
                 f"steps must be an integer >= 1 (method=masked's passes), got {steps!r}"
             )
         noise, coarse = cfg.get("noise", 0.0), cfg.get("coarse_first", False)
-        if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise < 1e9:
+        if isinstance(noise, bool) or not isinstance(noise, int | float) or not valid_noise(noise):
             raise EditError(f"noise must be a finite number >= 0 (method=masked), got {noise!r}")
         if not isinstance(coarse, bool):
             raise EditError(f"coarse_first must be true or false (method=masked), got {coarse!r}")

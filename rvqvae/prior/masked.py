@@ -200,6 +200,11 @@ def decoding_stages(
     return [(hidden & (level == lv), base + (i < extra)) for i, lv in enumerate(levels)]
 
 
+def valid_noise(noise: float) -> bool:
+    """Whether ``noise`` is a usable confidence-noise scale: finite and >= 0."""
+    return math.isfinite(noise) and noise >= 0
+
+
 def masked_fill(
     prior: MaskedPrior,
     window: Tensor,
@@ -226,7 +231,7 @@ def masked_fill(
         raise ValueError(f"a window of {c} columns exceeds the context ({prior.context_columns})")
     steps = int(steps or prior.decode_steps)
     noise = float(prior.decode_noise if noise is None else noise)
-    if not 0 <= noise < math.inf:
+    if not valid_noise(noise):
         raise ValueError(f"the confidence noise must be finite and >= 0, got {noise}")
     if noise > 0 and generator is None:
         raise ValueError("confidence noise needs a generator (the fill's seed)")
