@@ -59,6 +59,9 @@ def main() -> None:
     p.add_argument("--out", default=str(REPO / "docs"))
     p.add_argument("--cache-dir", default=str(REPO / ".cache"))
     p.add_argument("--tabs", nargs="+", choices=TABS, default=list(TABS))
+    p.add_argument(
+        "--edit-run", default="prior", help="the Edit tab's run: the first whose name has this"
+    )
     a = p.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -82,7 +85,7 @@ def main() -> None:
             if "generate" in a.tabs:
                 generate(driver, out)
             if "edit" in a.tabs:
-                edit(driver, out)
+                edit(driver, out, a.edit_run)
         finally:
             driver.quit()
             studio.close()
@@ -115,11 +118,11 @@ def generate(driver, out: Path) -> None:
     save(driver, out / "studio_generate.png")
 
 
-def edit(driver, out: Path) -> None:
+def edit(driver, out: Path, run: str = "prior") -> None:
     from selenium.webdriver.common.by import By
 
     browser.open_tab(driver, "Edit")
-    browser.pick(driver, "edit-run", "prior")
+    browser.pick(driver, "edit-run", run)
     browser.wait(
         driver,
         120,

@@ -16,7 +16,8 @@ HELP = (
     "redraws the range (*rescore*: the best of several fills by the prior's likelihood of "
     "what follows; *left*: the left context only; *fim*: both sides first, with a prior trained "
     "with `prior.model.fim_rate` > 0; *masked*: both sides at once, with a prior trained with "
-    "`prior.model.order=masked`). **variation**: keeps levels below "
+    "`prior.model.order=masked`; *passes*, *confidence noise* and *level by level* set its "
+    "decoding). **variation**: keeps levels below "
     "*levels*, redraws the rest over the range. **continue**: the first *prompt seconds* of A, "
     "continued to *seconds*. Ranges snap to code columns; prior operations need a prior run."
 )
@@ -51,6 +52,9 @@ def build_edit_tab(catalog: Catalog, engine: Engine, limit: dict[str, Any] | Non
         top_p: float,
         seed: float,
         method: str,
+        steps: float,
+        noise: float,
+        coarse_first: bool,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's injection)
     ) -> AsyncIterator[tuple[Any, ...]]:
@@ -71,6 +75,9 @@ def build_edit_tab(catalog: Catalog, engine: Engine, limit: dict[str, Any] | Non
                 "top_p": float(top_p),
                 "seed": int(seed),
                 "method": method,
+                "steps": int(steps),
+                "noise": float(noise),
+                "coarse_first": bool(coarse_first),
             }
         except Exception as exc:
             raise fail(exc) from None
@@ -121,6 +128,10 @@ def build_edit_tab(catalog: Catalog, engine: Engine, limit: dict[str, Any] | Non
             value=d["method"],
             label="inpaint/variation: right context",
         )
+    with gr.Row():  # method=masked's decoding (conf/edit.yaml's steps, noise, coarse_first)
+        e_steps = gr.Number(d["steps"], precision=0, label="masked: decoding passes")
+        e_noise = gr.Slider(0, 10, value=d["noise"], step=0.5, label="masked: confidence noise")
+        e_coarse = gr.Checkbox(d["coarse_first"], label="masked: level by level, lowest first")
     with gr.Row():
         e_go = gr.Button("Edit", variant="primary", elem_id="edit-button")
         e_stop = gr.Button("Stop", variant="stop", elem_id="edit-stop")
@@ -152,7 +163,7 @@ def build_edit_tab(catalog: Catalog, engine: Engine, limit: dict[str, Any] | Non
     event = e_go.click(
         edit,
         [e_run, e_op, e_a, e_aup, e_b, e_bup, e_start, e_end, e_levels, e_weight, e_parts]
-        + [e_seconds, e_psec, e_temp, e_topp, e_seed, e_method],
+        + [e_seconds, e_psec, e_temp, e_topp, e_seed, e_method, e_steps, e_noise, e_coarse],
         [o_before, o_before_grid, o_after, o_after_grid, o_codes, o_notes],
         api_name="edit",
         **limit,

@@ -171,6 +171,13 @@ def test_edit_inpaints_with_the_prior_and_refuses_it_without_one(client, prior_r
         client, vqvae, "inpaint", a["value"], None, None, None, *settings, api_name="/edit"
     )
     assert "choose a prior run" in message
+    # method=masked's decoding settings reach the edit app's own checks (passes, noise, order)
+    masked = (prior, "inpaint", a["value"], None, None, None, *settings[:-1], "masked")
+    assert "steps must be an integer >= 1" in _app_error(client, *masked, 0, api_name="/edit")
+    message = _app_error(client, *masked, 4, -1.0, True, api_name="/edit")
+    assert "less than minimum value 0" in message  # the slider's own bound, one line
+    message = _app_error(client, *masked, 4, 4.5, True, api_name="/edit")
+    assert "needs a prior trained with prior.model.order=masked" in message
 
 
 def test_the_server_serves_no_file_it_did_not_write(studio, tiny_run):
