@@ -31,7 +31,7 @@ from torch import Tensor
 
 from rvqvae.editing.ranges import ColumnRange, EditError
 from rvqvae.prior.infill import can_infill, infill
-from rvqvae.prior.masked import MaskedPrior, masked_fill
+from rvqvae.prior.masked import MaskedPrior, masked_fill, sides_log_likelihood
 from rvqvae.prior.model import CodePrior, Picker
 from rvqvae.prior.sampling import SamplingSettings, make_picker
 from rvqvae.vocoder.griffinlim import torch_threads
@@ -63,8 +63,9 @@ class ForcedPicker:
 
 @dataclass
 class Regenerated:
-    """The edited grid, every candidate's fill ``[K, rows, cols, Q]`` and its score (nats of
-    the right context; all zero without rescoring), and which candidate was kept."""
+    """The edited grid, every candidate's fill ``[K, rows, cols, Q]`` and its score (log-
+    likelihood in nats of the right context, for masked fills of both sides; all zero without
+    rescoring), and which candidate was kept."""
 
     grid: Tensor
     fills: Tensor
@@ -125,8 +126,11 @@ def regenerate(
     fill under which the next ``right_columns`` true columns are most likely (``select=best``)
     or draw one with probability proportional to that likelihood (``weighted``: sampling
     importance resampling of ``p(fill | left, right)``). ``method``: ``rescore`` (the above),
-    ``left`` (one draw, left context only), ``fim`` or ``masked`` (one fill given the columns on
-    both sides, :func:`_fill_from_both_sides`). Deterministic for ``seed``."""
+    ``left`` (one draw, left context only), ``fim`` (one fill given the columns on both sides,
+    :func:`_fill_from_both_sides`) or ``masked`` (the same by parallel decoding; with
+    ``candidates > 1`` K fills at once, each scored by the masked prior's likelihood of the
+    ``right_columns`` true columns on *each* side given it, then ``select``). Deterministic for
+    ``seed``."""
     check_prior_fits(prior, grid)
     if method not in METHODS:
         raise EditError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -138,14 +142,20 @@ def regenerate(
             else "method=masked needs a prior trained with prior.model.order=masked: train "
             "one, or use method=rescore"
         )
-    if method in ("fim", "masked"):
-        return _fill_from_both_sides(prior, grid, span, settings, seed, levels_from, method)
-    if method == "left":
+    if method in ("left", "fim"):
         candidates = 1
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise EditError(f"candidates must be an integer >= 1, got {candidates!r}")
     if isinstance(right_columns, bool) or not isinstance(right_columns, int) or right_columns < 0:
         raise EditError(f"right_columns must be an integer >= 0, got {right_columns!r}")
+    if select not in ("best", "weighted"):
+        raise EditError(f"select must be best or weighted, got {select!r}")
+    generator = torch.Generator().manual_seed(int(seed))
+    if method in ("fim", "masked"):
+        sides = (candidates, right_columns, select)
+        return _fill_from_both_sides(
+            prior, grid, span, settings, generator, levels_from, method, sides
+        )
     lay = prior.layout
     columns = lay.to_columns(grid.long())  # [C, S]
     left = max(0, span.start - prior.context_columns)  # the prior sees no further back
@@ -158,22 +168,21 @@ def regenerate(
     fixed[span.start - left : span.end - left] = prior.slot_level.cpu() < levels_from
     scored = torch.zeros_like(fixed)
     scored[span.end - left :] = True
-    if select not in ("best", "weighted"):
-        raise EditError(f"select must be best or weighted, got {select!r}")
-    generator = torch.Generator().manual_seed(int(seed))
     draw = make_picker(settings, generator)
     prompt_len = span.start - left
     out, log_prob = _run(prior, columns[left:end], prompt_len, fixed, scored, candidates, draw)
     fills = lay.to_grid(out[:, span.start - left : span.end - left])  # [K, rows, cols, Q]
-    chosen = 0
-    if candidates > 1 and select == "best":
-        chosen = int(torch.argmax(log_prob))
-    elif candidates > 1:
-        weights = torch.softmax(log_prob, dim=0).float()
-        chosen = int(torch.multinomial(weights, 1, generator=generator))
+    chosen = _choose(log_prob, select, generator)
     edited = grid.clone().long()
     edited[:, span.start : span.end] = fills[chosen]
     return Regenerated(edited, fills, log_prob, chosen, right)
+
+
+def _choose(log_prob: Tensor, select: str, generator: torch.Generator) -> int:
+    """The candidate kept: the likeliest (``best``) or one drawn in proportion (``weighted``)."""
+    if len(log_prob) == 1 or select == "best":
+        return int(torch.argmax(log_prob))
+    return int(torch.multinomial(torch.softmax(log_prob, dim=0).float(), 1, generator=generator))
 
 
 def fim_window(context: int, span: ColumnRange, columns: int) -> tuple[int, int]:
@@ -190,13 +199,15 @@ def _fill_from_both_sides(
     grid: Tensor,
     span: ColumnRange,
     settings: SamplingSettings,
-    seed: int,
+    generator: torch.Generator,
     levels_from: int,
     method: str,
+    sides: tuple[int, int, str] = (1, 0, "best"),
 ) -> Regenerated:
-    """One fill of ``span`` given up to half the context on each side (the rest of the
-    context on one side where the other has fewer columns): by :func:`infill` (``fim``) or by
-    :func:`masked_fill` (``masked``)."""
+    """A fill of ``span`` given up to half the context on each side (the rest of the context
+    on one side where the other has fewer columns): by :func:`infill` (``fim``) or by
+    :func:`masked_fill` (``masked``: ``sides = (candidates, columns, select)``, K fills at once
+    and the one kept by :func:`sides_log_likelihood` of ``columns`` on each side)."""
     if method == "fim" and not can_infill(prior):
         raise EditError(
             "method=fim needs a prior trained for fill-in-the-middle: train one with "
@@ -215,8 +226,8 @@ def _fill_from_both_sides(
     left, right = span.start - first, last - span.end
     window = columns[first:last][None].to(prior.bos.device)
     keep = (prior.slot_level.cpu() < levels_from)[None].expand(middle, -1)
-    generator = torch.Generator().manual_seed(int(seed))
     draw = make_picker(settings, generator)
+    candidates, side_columns, select = sides
     report = getattr(prior, "report_columns", None)  # the studio's view: progress and Stop
     if method == "masked":  # progress by decoding pass, reported as a share of the columns
         steps = prior.decode_steps  # (coarse-first decoding takes at least one pass per level)
@@ -225,17 +236,21 @@ def _fill_from_both_sides(
         )
         hidden = torch.zeros(window.shape[1:], dtype=torch.bool)
         hidden[left : left + middle] = ~keep
+        window = window.expand(candidates, -1, -1)
         out = masked_fill(prior, window, hidden, draw, progress=progress, generator=generator)
     else:
         progress = None if report is None else (lambda n: report(n, middle))
         with torch_threads(1):
             out = infill(prior, window, left, left + middle, draw, keep, progress)
-    fills = lay.to_grid(out[:, left : left + middle].cpu())  # [1, rows, cols, Q]
+    fills = lay.to_grid(out[:, left : left + middle].cpu())  # [K, rows, cols, Q]
+    scores = torch.zeros(len(fills), dtype=torch.float64)
+    if len(fills) > 1:
+        scores = sides_log_likelihood(prior, out, left, left + middle, side_columns)
+    chosen = _choose(scores, select, generator)
     edited = grid.clone().long()
-    edited[:, span.start : span.end] = fills[0]
-    scores = torch.zeros(1, dtype=torch.float64)
+    edited[:, span.start : span.end] = fills[chosen]
     return Regenerated(
-        edited, fills, scores, 0, ColumnRange(span.end, span.end + right, span.column_s)
+        edited, fills, scores, chosen, ColumnRange(span.end, span.end + right, span.column_s)
     )
 
 

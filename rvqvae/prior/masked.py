@@ -200,6 +200,24 @@ def decoding_stages(
     return [(hidden & (level == lv), base + (i < extra)) for i, lv in enumerate(levels)]
 
 
+def sides_log_likelihood(
+    prior: MaskedPrior, windows: Tensor, start: int, end: int, width: int
+) -> Tensor:
+    """Log-likelihood ``[B]`` (nats) of up to ``width`` columns on each side of ``[start, end)``
+    of ``windows [B, C, S]``, both sides hidden together and predicted from the rest (the
+    range included): how well each row's range agrees with its context (rescoring fills)."""
+    b, c, s = windows.shape
+    hidden = torch.zeros(c, s, dtype=torch.bool, device=windows.device)
+    hidden[max(0, start - width) : start] = True
+    hidden[end : end + width] = True
+    if not bool(hidden.any()):
+        return torch.zeros(b, dtype=torch.float64)
+    with torch.inference_mode():
+        logits = prior.masked_logits(windows, hidden[None].expand(b, c, s))
+        nll = token_cross_entropy(logits, windows)  # [B, C, S]
+    return -(nll * hidden).sum(dim=(1, 2)).double().cpu()
+
+
 def valid_noise(noise: float) -> bool:
     """Whether ``noise`` is a usable confidence-noise scale: finite and >= 0."""
     return math.isfinite(noise) and noise >= 0

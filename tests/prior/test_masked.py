@@ -160,7 +160,7 @@ def test_train_prior_app_trains_a_masked_prior_that_edit_uses(
     validates (1 s blocks given both sides), samples, and its checkpoint fills an edit's range
     with ``method=masked`` and refuses the causal methods in one line."""
     from rvqvae.editing.ranges import ColumnRange, EditError
-    from rvqvae.editing.regenerate import regenerate
+    from rvqvae.editing.regenerate import fim_window, regenerate
     from rvqvae.editing.sources import load_source
     from rvqvae.prior.checkpoint import load_prior
     from tests.helpers import train_here
@@ -181,6 +181,22 @@ def test_train_prior_app_trains_a_masked_prior_that_edit_uses(
     assert torch.equal(done.grid[:, :3], grid[:, :3]) and torch.equal(done.grid[:, 6:], grid[:, 6:])
     again = regenerate(loaded.prior, grid, span, settings, seed=2, method="masked")
     assert torch.equal(done.grid, again.grid)
+    # the best of 3 fills, each scored by the masked prior's likelihood of the 2 true columns on
+    # each side given it (both sides hidden at once, predicted from the rest of the window)
+    best = regenerate(loaded.prior, grid, span, settings, 2, 0, 3, 2, "best", "masked")
+    assert best.fills.shape[0] == 3 and best.chosen == int(best.right_log_prob.argmax())
+    assert torch.equal(best.grid[:, 3:6], best.fills[best.chosen])
+    assert len({tuple(f.flatten().tolist()) for f in best.fills}) > 1  # the fills differ
+    first, last = fim_window(loaded.prior.context_columns, span, grid.shape[1])
+    for k in range(3):
+        edited = grid.clone().long()
+        edited[:, 3:6] = best.fills[k]
+        window = loaded.prior.layout.to_columns(edited)[first:last][None]
+        sides = torch.zeros(window.shape[1:], dtype=torch.bool)
+        sides[3 - 2 - first : 3 - first] = sides[6 - first : 8 - first] = True
+        logits = loaded.prior.masked_logits(window, sides[None])[0][sides]
+        nll = torch.nn.functional.cross_entropy(logits, window[0][sides], reduction="sum")
+        assert float(-best.right_log_prob[k]) == pytest.approx(float(nll), rel=1e-4)
     with pytest.raises(EditError, match="fills ranges with method=masked"):
         regenerate(loaded.prior, grid, span, settings, seed=2)
     # the edit app on its composed config: a variation by 4 passes, decodable, recorded
