@@ -110,7 +110,8 @@ def inpaint_study(
         drawn += [("fim", fim, 1, "best", "fim"), ("fim_left", fim, 1, "best", "left")]
     for name, (model, decoding) in (masked or {}).items():
         methods.append(name)
-        drawn.append((name, model, 1, decoding, "masked"))  # select is unused: the decoding
+        k = int(decoding.pop("candidates"))  # select is unused: the decoding settings
+        drawn.append((name, model, k, decoding, "masked"))
     regions: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     real, seed_of = [], []
     stats = {m: {"l1": [], "nll": [], "right_nll": [], "seam": []} for m in methods}
@@ -129,12 +130,19 @@ def inpaint_study(
             seed_of.append(seed)
             fills = {"true": g.clone()}
             for name, model, cand, select, method in drawn:
+                row_settings = settings
                 if method == "masked":
-                    for setting, value in select.items():
+                    decoding = dict(select)
+                    row_settings = SamplingSettings(
+                        decoding.pop("temperature"), 0, decoding.pop("top_p")
+                    )
+                    for setting, value in decoding.items():
                         setattr(model, setting, value)
                     select = "best"
                 t = time.perf_counter()
-                done = regenerate(model, g, hole, settings, seed, 0, cand, RIGHT, select, method)
+                done = regenerate(
+                    model, g, hole, row_settings, seed, 0, cand, RIGHT, select, method
+                )
                 timing[name] += time.perf_counter() - t
                 fills[name] = done.grid
             timing["columns"] += HOLE
@@ -281,21 +289,32 @@ def plot(results: dict, jumps, nat_recon, nat_orig, inpaint_seams: dict) -> None
 
 def masked_priors(specs: list[str]) -> dict[str, tuple]:
     """``--masked-prior`` specs loaded, in order: ``{row name: (prior, decoding settings)}``
-    from ``NAME[@N][+noiseX][+coarse]=PATH`` or ``PATH`` (row ``masked``): ``@N`` decodes in N
-    passes (default 12), ``+noiseX`` with confidence noise X, ``+coarse`` level by level; the
-    row is NAME with ``@`` and ``+`` written as ``_s`` and ``_``."""
+    from ``NAME[@N][+noiseX][+coarse][+tX][+pX]=PATH`` or ``PATH`` (row ``masked``): ``@N``
+    decodes in N passes (default 12), ``+noiseX`` with confidence noise X, ``+coarse`` level by
+    level, ``+tX`` / ``+pX`` at sampling temperature / top-p X (default the study's 1.0 / 0.95),
+    ``+kN`` the best of N fills by the masked prior's likelihood of RIGHT columns on each side;
+    the row is NAME with ``@`` and ``+`` written as ``_s`` and ``_``."""
     masked = {}
     for spec in specs:
         name, path = spec.split("=", 1) if "=" in spec else ("masked", spec)
         head, *variants = name.split("+")
         steps = head.partition("@")[2]
         decoding = {"decode_steps": int(steps or 12), "decode_noise": 0.0}
-        decoding["decode_coarse_first"] = "coarse" in variants
+        decoding |= {"decode_coarse_first": "coarse" in variants, "temperature": 1.0, "top_p": 0.95}
+        decoding["candidates"] = 1
         for v in variants:
-            if v.startswith("noise"):
-                decoding["decode_noise"] = float(v.removeprefix("noise"))
-            elif v != "coarse":
-                raise SystemExit(f"--masked-prior {spec}: unknown variant +{v} (noiseX, coarse)")
+            key = {
+                "noise": "decode_noise",
+                "t": "temperature",
+                "p": "top_p",
+                "k": "candidates",
+            }.get(v.rstrip("0123456789."))
+            if key is None and v != "coarse":
+                raise SystemExit(
+                    f"--masked-prior {spec}: unknown variant +{v} (noiseX, coarse, tX, pX, kN)"
+                )
+            if key is not None:
+                decoding[key] = float(v.lstrip("noisetpk"))
         masked[name.replace("@", "_s").replace("+", "_")] = (load_prior(path).prior, decoding)
     return masked
 
@@ -313,7 +332,8 @@ def main() -> None:
         default=[],
         help="priors trained with prior.model.order=masked, each NAME=PATH (row NAME) or PATH "
         "(row masked); NAME@N decodes in N passes (default 12), NAME+noiseX with confidence noise "
-        "X, NAME+coarse level by level",
+        "X, NAME+coarse level by level, NAME+tX / NAME+pX at sampling temperature / top-p X, "
+        "NAME+kN the best of N fills by the likelihood of the columns on each side",
     )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=8)
