@@ -17,7 +17,8 @@ score, so one pass with the KV cache both draws a fill and scores the right cont
   the context each, more of one side where the other runs out) go in first, then the range.
 - ``method="masked"`` fills it with a masked prior (``prior.model.order=masked``,
   :mod:`rvqvae.prior.masked`) seeing the same window on both sides at once, by iterative
-  parallel decoding.
+  parallel decoding; with ``candidates=K`` it decodes K fills together and keeps the one under
+  which the masked prior finds the ``right_columns`` true columns on each side most likely.
 - :func:`range_nll` is the prior's NLL of a grid's true codes in a range, given the left.
 """
 
