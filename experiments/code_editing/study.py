@@ -179,14 +179,16 @@ def inpaint_study(
         keep = [i for i, s in enumerate(seed_of) if s == seed]
         subsets = {m: [regions[m][i] for i in keep] for m in methods}
         per_seed.append(set_figures(train_m, [real[i] for i in keep], subsets, frame_s, seed))
-    from rvqvae.prior.windowed import WindowFeatures
+    from rvqvae.prior.windowed import WindowFeatures, frechet_at_infinity
 
     features = WindowFeatures(train_m)
-    spread_real = float(np.trace(np.cov(features(real).T)))
+    real_f = features(real)
+    spread_real = float(np.trace(np.cov(real_f.T)))
     out = {}
     for m in methods:
         out[m] = {
             "wfd": figures[f"wfd_{m}"],
+            "wfd_at_infinity": frechet_at_infinity(real_f, features(regions[m])),
             "wfd_per_seed": [f[f"wfd_{m}"] for f in per_seed],
             "c2st": figures[f"c2st_{m}"],
             "c2st_per_seed": [f[f"c2st_{m}"] for f in per_seed],
