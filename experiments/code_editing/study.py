@@ -174,21 +174,26 @@ def inpaint_study(
                 s["seam"] += [boundary_jump(out, hole.start), boundary_jump(out, hole.end)]
     frame_s = codec.settings.hop_length / codec.settings.sample_rate
     figures = set_figures(train_m, real, regions, frame_s, seed=0)
+    from rvqvae.prior.windowed import WindowFeatures, frechet_at_infinity
+
+    features = WindowFeatures(train_m)
+    real_f = features(real)
     per_seed = []  # the same figures for each sampling seed's fills alone (their spread)
     for seed in seeds:
         keep = [i for i, s in enumerate(seed_of) if s == seed]
         subsets = {m: [regions[m][i] for i in keep] for m in methods}
         per_seed.append(set_figures(train_m, [real[i] for i in keep], subsets, frame_s, seed))
-    from rvqvae.prior.windowed import WindowFeatures, frechet_at_infinity
-
-    features = WindowFeatures(train_m)
-    real_f = features(real)
+        seed_real = features([real[i] for i in keep])  # one fill per hole, as the copy has
+        for m in methods:
+            inf = frechet_at_infinity(seed_real, features(subsets[m]))
+            per_seed[-1][f"wfd_at_infinity_{m}"] = inf
     spread_real = float(np.trace(np.cov(real_f.T)))
     out = {}
     for m in methods:
         out[m] = {
             "wfd": figures[f"wfd_{m}"],
             "wfd_at_infinity": frechet_at_infinity(real_f, features(regions[m])),
+            "wfd_at_infinity_per_seed": [f[f"wfd_at_infinity_{m}"] for f in per_seed],
             "wfd_per_seed": [f[f"wfd_{m}"] for f in per_seed],
             "c2st": figures[f"c2st_{m}"],
             "c2st_per_seed": [f[f"c2st_{m}"] for f in per_seed],
