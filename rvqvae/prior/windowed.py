@@ -124,7 +124,8 @@ def frechet_at_infinity(
     intercept. A set of repeated windows (a deterministic fill drawn for several seeds) counts
     once per distinct window, so it is not flattered against sets that vary. NaN under 8
     distinct windows."""
-    distinct = np.unique(fake, axis=0)
+    _, first = np.unique(np.round(fake, 6), axis=0, return_index=True)  # equal up to rounding
+    distinct = fake[np.sort(first)]
     n = len(distinct)
     if n < 8 or len(real) < 2:
         return float("nan")
