@@ -153,9 +153,17 @@ def regenerate(
         raise EditError(f"select must be best or weighted, got {select!r}")
     generator = torch.Generator().manual_seed(int(seed))
     if method in ("fim", "masked"):
-        sides = (candidates, right_columns, select)
         return _fill_from_both_sides(
-            prior, grid, span, settings, generator, levels_from, method, sides
+            prior,
+            grid,
+            span,
+            settings,
+            generator,
+            levels_from,
+            method,
+            candidates=candidates,
+            side_columns=right_columns,
+            select=select,
         )
     lay = prior.layout
     columns = lay.to_columns(grid.long())  # [C, S]
@@ -203,12 +211,15 @@ def _fill_from_both_sides(
     generator: torch.Generator,
     levels_from: int,
     method: str,
-    sides: tuple[int, int, str] = (1, 0, "best"),
+    *,
+    candidates: int = 1,
+    side_columns: int = 0,
+    select: str = "best",
 ) -> Regenerated:
     """A fill of ``span`` given up to half the context on each side (the rest of the context
     on one side where the other has fewer columns): by :func:`infill` (``fim``) or by
-    :func:`masked_fill` (``masked``: ``sides = (candidates, columns, select)``, K fills at once
-    and the one kept by :func:`sides_log_likelihood` of ``columns`` on each side)."""
+    :func:`masked_fill` (``masked``: ``candidates`` fills at once and the one kept by
+    ``select`` on :func:`sides_log_likelihood` of ``side_columns`` on each side)."""
     if method == "fim" and not can_infill(prior):
         raise EditError(
             "method=fim needs a prior trained for fill-in-the-middle: train one with "
@@ -228,7 +239,6 @@ def _fill_from_both_sides(
     window = columns[first:last][None].to(prior.bos.device)
     keep = (prior.slot_level.cpu() < levels_from)[None].expand(middle, -1)
     draw = make_picker(settings, generator)
-    candidates, side_columns, select = sides
     report = getattr(prior, "report_columns", None)  # the studio's view: progress and Stop
     if method == "masked":  # progress by decoding pass, reported as a share of the columns
         steps = prior.decode_steps  # (coarse-first decoding takes at least one pass per level)
