@@ -97,21 +97,21 @@ def inpaint_study(
     unigram = UnigramBaseline(train_g, codec.model.codebook_size)
     settings = SamplingSettings(1.0, 0, 0.95)
     column_s = column_seconds(codec.settings)
-    drawn = []
+    drawn = []  # (row, prior, candidates, select, method, sampling settings, prior attributes)
     if causal:
         drawn += [
-            ("rescore", prior, k, "best", "rescore"),
-            ("rescore_weighted", prior, k, "weighted", "rescore"),
-            ("left", prior, 1, "best", "left"),
+            ("rescore", prior, k, "best", "rescore", settings, {}),
+            ("rescore_weighted", prior, k, "weighted", "rescore", settings, {}),
+            ("left", prior, 1, "best", "left", settings, {}),
         ]
     methods = ["true", *(name for name, *_ in drawn), "unigram", "copy"]
     if fim is not None:
         methods += ["fim", "fim_left"]
-        drawn += [("fim", fim, 1, "best", "fim"), ("fim_left", fim, 1, "best", "left")]
-    for name, (model, decoding) in (masked or {}).items():
+        drawn += [("fim", fim, 1, "best", "fim", settings, {})]
+        drawn += [("fim_left", fim, 1, "best", "left", settings, {})]
+    for name, (model, decoding, row_settings, count) in (masked or {}).items():
         methods.append(name)
-        k = int(decoding.pop("candidates"))  # select is unused: the decoding settings
-        drawn.append((name, model, k, decoding, "masked"))
+        drawn.append((name, model, count, "best", "masked", row_settings, decoding))
     regions: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     real, seed_of = [], []
     stats = {m: {"l1": [], "nll": [], "right_nll": [], "seam": []} for m in methods}
@@ -129,16 +129,9 @@ def inpaint_study(
             real.append(mel[:, f0:f1])
             seed_of.append(seed)
             fills = {"true": g.clone()}
-            for name, model, cand, select, method in drawn:
-                row_settings = settings
-                if method == "masked":
-                    decoding = dict(select)
-                    row_settings = SamplingSettings(
-                        decoding.pop("temperature"), 0, decoding.pop("top_p")
-                    )
-                    for setting, value in decoding.items():
-                        setattr(model, setting, value)
-                    select = "best"
+            for name, model, cand, select, method, row_settings, decoding in drawn:
+                for setting, value in decoding.items():  # a masked prior's decoding settings
+                    setattr(model, setting, value)
                 t = time.perf_counter()
                 done = regenerate(
                     model, g, hole, row_settings, seed, 0, cand, RIGHT, select, method
@@ -190,9 +183,10 @@ def inpaint_study(
     spread_real = float(np.trace(np.cov(real_f.T)))
     out = {}
     for m in methods:
+        fake_f = features(regions[m])
         out[m] = {
             "wfd": figures[f"wfd_{m}"],
-            "wfd_at_infinity": frechet_at_infinity(real_f, features(regions[m])),
+            "wfd_at_infinity": frechet_at_infinity(real_f, fake_f),
             "wfd_at_infinity_per_seed": [f[f"wfd_at_infinity_{m}"] for f in per_seed],
             "wfd_per_seed": [f[f"wfd_{m}"] for f in per_seed],
             "c2st": figures[f"c2st_{m}"],
@@ -201,7 +195,7 @@ def inpaint_study(
             "density": figures[f"density_{m}"],
             "coverage": figures[f"coverage_{m}"],
             "mel_l1_in_hole": float(np.mean(stats[m]["l1"])),
-            "feature_spread_vs_real": float(np.trace(np.cov(features(regions[m]).T))) / spread_real,
+            "feature_spread_vs_real": float(np.trace(np.cov(fake_f.T))) / spread_real,
             "prior_bits_per_s_of_hole": float(np.mean(stats[m]["nll"])),
             "prior_bits_per_s_of_right": float(np.mean(stats[m]["right_nll"])),
             "seam_jump_median": float(np.median(stats[m]["seam"])),
@@ -295,7 +289,8 @@ def plot(results: dict, jumps, nat_recon, nat_orig, inpaint_seams: dict) -> None
 
 
 def masked_priors(specs: list[str]) -> dict[str, tuple]:
-    """``--masked-prior`` specs loaded, in order: ``{row name: (prior, decoding settings)}``
+    """``--masked-prior`` specs loaded, in order: ``{row name: (prior, its decoding attributes,
+    sampling settings, candidates)}``
     from ``NAME[@N][+noiseX][+coarse][+tX][+pX]=PATH`` or ``PATH`` (row ``masked``): ``@N``
     decodes in N passes (default 12), ``+noiseX`` with confidence noise X, ``+coarse`` level by
     level, ``+tX`` / ``+pX`` at sampling temperature / top-p X (default the study's 1.0 / 0.95),
@@ -307,22 +302,19 @@ def masked_priors(specs: list[str]) -> dict[str, tuple]:
         head, *variants = name.split("+")
         steps = head.partition("@")[2]
         decoding = {"decode_steps": int(steps or 12), "decode_noise": 0.0}
-        decoding |= {"decode_coarse_first": "coarse" in variants, "temperature": 1.0, "top_p": 0.95}
-        decoding["candidates"] = 1
+        decoding["decode_coarse_first"] = "coarse" in variants
+        given = {"noise": 0.0, "t": 1.0, "p": 0.95, "k": 1}  # study defaults: no noise, one fill
         for v in variants:
-            key = {
-                "noise": "decode_noise",
-                "t": "temperature",
-                "p": "top_p",
-                "k": "candidates",
-            }.get(v.rstrip("0123456789."))
-            if key is None and v != "coarse":
+            prefix = v.rstrip("0123456789.")
+            if prefix not in given and v != "coarse":
                 raise SystemExit(
                     f"--masked-prior {spec}: unknown variant +{v} (noiseX, coarse, tX, pX, kN)"
                 )
-            if key is not None:
-                decoding[key] = float(v.lstrip("noisetpk"))
-        masked[name.replace("@", "_s").replace("+", "_")] = (load_prior(path).prior, decoding)
+            if prefix in given:
+                given[prefix] = float(v[len(prefix) :])
+        decoding["decode_noise"] = given["noise"]
+        row = (decoding, SamplingSettings(given["t"], 0, given["p"]), int(given["k"]))
+        masked[name.replace("@", "_s").replace("+", "_")] = (load_prior(path).prior, *row)
     return masked
 
 
