@@ -83,6 +83,7 @@ SETS = ("prior", "unigram", "reconstruction", "train", "shuffled", "validation")
 SET_ROWS = (
     ("frame Fréchet distance", "fd"),
     ("windowed Fréchet distance", "wfd"),
+    ("  at infinitely many windows", "wfd_inf"),
     ("two-sample accuracy", "c2st"),
     ("precision", "precision"),
     ("recall", "recall"),

@@ -48,7 +48,9 @@ def _print_summary(summary: dict) -> None:
         f"reconstruction {num('fd_reconstruction', '.2f')}; longest copy of training codes "
         f"{num('longest_copy_s', '.2f')} s",
         f"1 s windows vs validation: Fréchet distance prior {num('wfd_prior', '.1f')}, unigram "
-        f"{num('wfd_unigram', '.1f')}, training files {num('wfd_train', '.1f')}; two-sample "
+        f"{num('wfd_unigram', '.1f')}, training files {num('wfd_train', '.1f')} (at infinitely "
+        f"many windows: prior {num('wfd_inf_prior', '.1f')}, training files "
+        f"{num('wfd_inf_train', '.1f')}); two-sample "
         f"accuracy prior {num('c2st_prior', '.3f')}, unigram {num('c2st_unigram', '.3f')}, "
         f"training files {num('c2st_train', '.3f')}; near-silent frames prior "
         f"{num('silent_fraction_prior', '.3f')}, validation "

@@ -4,7 +4,9 @@ and ceilings.
 :func:`set_figures` measures named sets of log-mels (prior samples, and the reference rows:
 training files, VQ-VAE reconstructions of the validation files, unigram samples, validation
 shuffled in time) against the validation files: frame-level Fréchet distance (``fd_NAME``,
-blind to order: the shuffled validation scores 0), windowed Fréchet distance (``wfd_NAME``),
+blind to order: the shuffled validation scores 0), windowed Fréchet distance (``wfd_NAME``; and
+``wfd_inf_NAME``, the same extrapolated to infinitely many distinct windows, free of the
+small-sample bias that favours larger and repeated sets: :func:`frechet_at_infinity`),
 two-sample classifier accuracy (``c2st_NAME``), precision/recall/density/coverage of windows
 (``precision_NAME`` ...) and activity statistics (``silent_fraction_NAME`` ...; also for
 ``validation`` itself). Training files vs validation is the real-vs-real floor.
@@ -21,6 +23,7 @@ from rvqvae.prior.activity import activity, reference_level_db, silent_fraction_
 from rvqvae.prior.metrics import frechet_distance
 from rvqvae.prior.windowed import (
     WindowFeatures,
+    frechet_at_infinity,
     prdc_scores,
     two_sample_accuracy,
     windowed_frechet,
@@ -60,6 +63,7 @@ def set_figures(
         fake = features(mels)
         out[f"fd_{name}"] = frechet_distance(val_list, mels)
         out[f"wfd_{name}"] = windowed_frechet(real, fake)
+        out[f"wfd_inf_{name}"] = frechet_at_infinity(real, fake, seed=seed)
         out[f"c2st_{name}"] = two_sample_accuracy(real, fake, seed=seed)
         for key, value in prdc_scores(real, fake).items():
             out[f"{key}_{name}"] = value

@@ -120,6 +120,10 @@ def prior_panels(levels: int) -> tuple[PanelSpec, ...]:
             ("wfd_prior", "wfd_unigram", "wfd_reconstruction", "wfd_train", "wfd_shuffled"),
         ),
         BarPanel(
+            "Fréchet distance of 1 s windows at infinitely many windows (no small-sample bias)",
+            tuple(f"wfd_inf_{name}" for name in ("prior", "unigram", "reconstruction", "train")),
+        ),
+        BarPanel(
             "two-sample accuracy vs validation (0.5 = indistinguishable)",
             ("c2st_prior", "c2st_unigram", "c2st_reconstruction", "c2st_train", "c2st_shuffled"),
         ),

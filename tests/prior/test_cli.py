@@ -36,6 +36,7 @@ SUMMARY_KEYS = (
     "fd_unigram",
     "fd_reconstruction",
     "wfd_prior",
+    "wfd_inf_prior",
     "c2st_prior",
     "coverage_prior",
     "silent_fraction_prior",

@@ -210,9 +210,10 @@ def test_cli_wandb_prior_sweep_gets_prior_panels_only(
     assert grid.runsets[0].filters == "Metric(\"Group\") == '2024-05-02_10-00-00'"
     assert [b.text for b in report.blocks if isinstance(b, wr.H2)] == ["Priors"]
     assert _line_keys(grid) == PRIOR_LINES  # levels from the priors' summaries (3 and 2)
-    bars, windowed, two_sample = [p for p in grid.panels if isinstance(p, wr.BarPlot)]
+    bars, windowed, at_infinity, two_sample = [p for p in grid.panels if isinstance(p, wr.BarPlot)]
     assert bars.metrics == ["fd_prior", "fd_unigram", "fd_reconstruction"]
     assert windowed.metrics[0] == "wfd_prior" and two_sample.metrics[0] == "c2st_prior"
+    assert at_infinity.metrics[0] == "wfd_inf_prior"
     (media,) = [p for p in grid.panels if isinstance(p, wr.MediaBrowser)]
     assert media.media_keys == ["previews/samples", "previews/sample_mels", "previews/sample_grids"]
     assert report.description.startswith("Prior runs of group")
