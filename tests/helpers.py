@@ -3,6 +3,7 @@ composed config, subprocess runners (for the CLIs, DDP and launchers), W&B offli
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import struct
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+
+from tests.warm_python import WarmPython
 
 REPO = Path(__file__).resolve().parents[1]
 # W&B offline, its cache and staging folders in each run folder (rvqvae's own choice).
@@ -183,6 +186,10 @@ def write_tones(folder: Path, count: int, seconds: float = 1.5, sr: int = 16000)
     return folder
 
 
+_WARM_PYTHON = WarmPython()  # one per xdist worker
+atexit.register(_WARM_PYTHON.close)
+
+
 def run_module(
     module: str,
     args: list[str],
@@ -191,7 +198,9 @@ def run_module(
     env: dict[str, str | None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m <module> args`` in ``cwd`` with W&B off (unless the environment says
-    otherwise) and a private cache; ``env`` entries are added (None removes a variable)."""
+    otherwise) and a private cache; ``env`` entries are added (None removes a variable). The
+    process is forked from a warm interpreter unless ``env`` changes its start-up
+    (tests/warm_python.py)."""
     full_env = {
         **os.environ,
         "WANDB_MODE": os.environ.get("WANDB_MODE", "disabled"),
@@ -203,6 +212,8 @@ def run_module(
             full_env.pop(key, None)
         else:
             full_env[key] = value
+    if not _WARM_PYTHON.needs_cold(full_env):
+        return _WARM_PYTHON.run(module, args, cwd, full_env, timeout)
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,
