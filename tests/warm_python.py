@@ -44,7 +44,7 @@ class WarmPython:
     def __init__(self, preload: tuple[str, ...] = PRELOAD) -> None:
         self._preload = preload  # modules the server imports before it forks
         self._server: subprocess.Popen[str] | None = None
-        self._server_env = dict(os.environ)  # what the server starts (started) with
+        self._server_env: dict[str, str] = {}  # the environment the server started with
         self._lock = threading.Lock()
 
     def needs_cold(self, env: dict[str, str]) -> bool:
@@ -52,7 +52,8 @@ class WarmPython:
         in a variable read at interpreter start, or ``RVQVAE_TESTS_COLD`` is set."""
         if os.environ.get("RVQVAE_TESTS_COLD"):
             return True
-        base = self._server_env
+        running = self._server is not None and self._server.poll() is None
+        base = self._server_env if running else dict(os.environ)  # what a new one would get
         keys = set(env) ^ set(base) | {k for k in env if env[k] != base.get(k)}
         return any(k.startswith(_START_UP_PREFIXES) for k in keys)
 
@@ -80,7 +81,12 @@ class WarmPython:
             request |= {"stdout": str(out), "stderr": str(err)}
             assert server.stdin is not None and server.stdout is not None
             server.stdin.write(json.dumps(request) + "\n")
-            pid = int(json.loads(server.stdout.readline())["pid"])
+            started = server.stdout.readline()
+            if not started:
+                raise RuntimeError(
+                    f"the warm interpreter did not start (preloading {self._preload})"
+                )
+            pid = int(json.loads(started)["pid"])
             timed_out = threading.Event()
             timer = threading.Timer(timeout, _kill, (pid, timed_out))
             timer.start()
