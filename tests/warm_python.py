@@ -49,8 +49,9 @@ class WarmPython:
 
     def needs_cold(self, env: dict[str, str]) -> bool:
         """Whether a run with ``env`` must start cold: it differs from the server's environment
-        in a variable read at interpreter start, or ``RVQVAE_TESTS_COLD`` is set."""
-        if os.environ.get("RVQVAE_TESTS_COLD"):
+        in a variable read at interpreter start, ``RVQVAE_TESTS_COLD`` is set, or this is not
+        Linux (forking a process that has imported torch is only known safe there)."""
+        if os.environ.get("RVQVAE_TESTS_COLD") or sys.platform != "linux":
             return True
         running = self._server is not None and self._server.poll() is None
         base = self._server_env if running else dict(os.environ)  # what a new one would get
