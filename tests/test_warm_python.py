@@ -82,6 +82,7 @@ def test_a_run_past_its_timeout_is_killed_and_raises(probe_dir: Path) -> None:
 
 def test_start_up_variables_send_a_run_to_a_cold_interpreter() -> None:
     warm = WarmPython(preload=())
-    assert not warm.needs_cold({**os.environ, "WANDB_MODE": "offline"})
+    off_linux = sys.platform != "linux"  # every run cold there
+    assert warm.needs_cold({**os.environ, "WANDB_MODE": "offline"}) == off_linux
     assert warm.needs_cold({**os.environ, "PYTHONPATH": "/patch"})
     assert warm.needs_cold({**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
