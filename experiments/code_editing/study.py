@@ -177,7 +177,7 @@ def inpaint_study(
         subsets = {m: [regions[m][i] for i in keep] for m in methods}
         per_seed.append(set_figures(train_m, [real[i] for i in keep], subsets, frame_s, seed))
         seed_real = features([real[i] for i in keep])  # one fill per hole, as the copy has
-        for m in methods:
+        for m in methods:  # subsets drawn with seed 0 for every sampling seed, as recorded
             inf = frechet_at_infinity(seed_real, features(subsets[m]))
             per_seed[-1][f"wfd_at_infinity_{m}"] = inf
     spread_real = float(np.trace(np.cov(real_f.T)))
@@ -186,7 +186,7 @@ def inpaint_study(
         fake_f = features(regions[m])
         out[m] = {
             "wfd": figures[f"wfd_{m}"],
-            "wfd_at_infinity": frechet_at_infinity(real_f, fake_f),
+            "wfd_at_infinity": figures[f"wfd_inf_{m}"],  # set_figures': same features, seed 0
             "wfd_at_infinity_per_seed": [f[f"wfd_at_infinity_{m}"] for f in per_seed],
             "wfd_per_seed": [f[f"wfd_{m}"] for f in per_seed],
             "c2st": figures[f"c2st_{m}"],
@@ -305,13 +305,14 @@ def masked_priors(specs: list[str]) -> dict[str, tuple]:
         decoding["decode_coarse_first"] = "coarse" in variants
         given = {"noise": 0.0, "t": 1.0, "p": 0.95, "k": 1}  # study defaults: no noise, one fill
         for v in variants:
+            if v == "coarse":
+                continue
             prefix = v.rstrip("0123456789.")
-            if prefix not in given and v != "coarse":
+            if prefix not in given:
                 raise SystemExit(
                     f"--masked-prior {spec}: unknown variant +{v} (noiseX, coarse, tX, pX, kN)"
                 )
-            if prefix in given:
-                given[prefix] = float(v[len(prefix) :])
+            given[prefix] = float(v[len(prefix) :])
         decoding["decode_noise"] = given["noise"]
         row = (decoding, SamplingSettings(given["t"], 0, given["p"]), int(given["k"]))
         masked[name.replace("@", "_s").replace("+", "_")] = (load_prior(path).prior, *row)
