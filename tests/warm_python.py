@@ -178,9 +178,8 @@ def _serve() -> None:
         reply.write(json.dumps({"pid": pid}) + "\n")
         reply.flush()
         _, status = os.waitpid(pid, 0)
-        killed_by = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-        returncode = -killed_by if killed_by else os.WEXITSTATUS(status)
-        reply.write(json.dumps({"returncode": returncode, "killed_by": killed_by}) + "\n")
+        returncode = os.waitstatus_to_exitcode(status)  # -N when signal N ended it, as Popen
+        reply.write(json.dumps({"returncode": returncode}) + "\n")
         reply.flush()
 
 
