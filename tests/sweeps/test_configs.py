@@ -30,6 +30,12 @@ def test_joblib_launcher_preset() -> None:
     launcher = composed(["hydra/launcher=joblib"]).hydra.launcher
     assert get_class(launcher._target_).__name__ == "JoblibLauncher"
     assert launcher.n_jobs >= 2  # a parallel preset
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from joblib import Parallel
+
+    kwargs = {k: v for k, v in OmegaConf.to_container(launcher).items() if k != "_target_"}
+    process_joblib_cfg(kwargs)  # what the plugin does before joblib.Parallel(**kwargs)
+    assert Parallel(**kwargs).n_jobs == launcher.n_jobs  # joblib takes every key of the preset
     plain = OmegaConf.to_container(launcher, resolve=True)
     for cpus in (2, 8, 16):  # the jobs side by side never ask for more cores than there are
         threads = job_num_threads(None, plain, cpus)

@@ -67,11 +67,14 @@ def test_ddp_inside_a_multirun_matches_single_process_in_the_job_folders(
     tone_folder: Path, tmp_path: Path, fast_wandb_run: dict
 ) -> None:
     """Two DDP jobs of a multirun, each against the single-process reference (the session's
-    debug=fast run on 6 tones, tests/conftest.py): identical state on both ranks, the same
-    summary keys and metrics.csv columns, the run folder the job's own. The decay is fitted to a
-    time budget: each rank has its own clock (rank 1's is set 3 s ahead here, a sitecustomize
-    patch), so the share of the budget spent, and so the learning rate, must come from rank 0,
-    or the ranks' weights part."""
+    debug=fast run on 6 tones, tests/conftest.py): the same summary keys and metrics.csv columns,
+    the run folder the job's own. The decay is fitted to a time budget: each rank has its own
+    clock (rank 1's is set 3 s ahead here, a sitecustomize patch), so the share of the budget
+    spent, and so the learning rate, must come from rank 0, or the ranks' weights part.
+    Job 0 ends with identical state on both ranks. Job 1 is the control for that check: the
+    patch forces sync_codebook off for its codebook_dim (32), so each rank's EMA update uses only
+    its own batch and the codebooks differ, while the weights (gradients are still synced) do
+    not. (A DDP run ended by its epochs is tests/sweeps/test_slurm_real.py's.)"""
     sweep = tmp_path / "sweep"
     patch = tmp_path / "patch"
     patch.mkdir()
@@ -83,6 +86,13 @@ def test_ddp_inside_a_multirun_matches_single_process_in_the_job_folders(
         "    if trainer.global_rank == 1:\n"
         "        self._start_time[timer.RunningStage.TRAINING] -= 3.0\n"
         "timer.Timer.on_train_start = _ahead\n"
+        "import vector_quantize_pytorch as vq\n"
+        "_init = vq.ResidualVQ.__init__\n"
+        "def _no_sync_at_32(self, *a, **k):\n"
+        "    if k.get('dim') == 32:\n"
+        "        k['sync_codebook'] = False\n"
+        "    _init(self, *a, **k)\n"
+        "vq.ResidualVQ.__init__ = _no_sync_at_32\n"
     )
     # the clock, not max_epochs, ends each job: the time share sets the rate from the 2nd step
     budget = ["scheduler=cosine_time", "trainer.max_time=00:00:00:04", "trainer.max_epochs=1000"]
@@ -108,33 +118,11 @@ def test_ddp_inside_a_multirun_matches_single_process_in_the_job_folders(
         # one run folder per job: the rank-1 child wrote its log there and nowhere else
         assert (job / "train_ddp_process_1.log").is_file()
         assert "sync_batchnorm off" in (job / "train.log").read_text()
-        _assert_ranks_identical(job)
         _assert_rank_figures_equal(job)
-    assert not (tmp_path / "outputs").exists()  # no stray runs of the DDP children
-    assert len([p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 2
-
-
-def test_without_codebook_sync_the_ranks_drift(tone_folder: Path, tmp_path: Path) -> None:
-    """Control for the checks above: with sync_codebook forced off (a sitecustomize patch in every
-    rank), each rank's EMA update uses only its own batch and the codebooks differ. Also the one
-    DDP run of this file ended by its epochs: it trains exactly the requested number."""
-    patch = tmp_path / "patch"
-    patch.mkdir()
-    (patch / "sitecustomize.py").write_text(
-        "import vector_quantize_pytorch as vq\n"
-        "_init = vq.ResidualVQ.__init__\n"
-        "def _no_sync(self, *a, **k):\n"
-        "    k['sync_codebook'] = False\n"
-        "    _init(self, *a, **k)\n"
-        "vq.ResidualVQ.__init__ = _no_sync\n"
-    )
-    run_dir = tmp_path / "ddp"
-    env = {RANK_STATE_ENV: "1", "PYTHONPATH": str(patch)}
-    run_train([*fast_args(tone_folder, *DDP), f"hydra.run.dir={run_dir}"], tmp_path, env=env)
-    # a DDP run ended by its epochs trains exactly debug=fast's 2 (the multirun above ends by time)
-    summary = read_summary(run_dir)
-    assert summary["status"] == "completed" and summary["epochs"] == 2
-    ranks = [json.loads((run_dir / "rank_state" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    _assert_ranks_identical(jobs[0])
+    ranks = [json.loads((jobs[1] / "rank_state" / f"rank{r}.json").read_text()) for r in (0, 1)]
     differ = {k for k in ranks[0] if ranks[0][k] != ranks[1][k]}
     assert any(k.endswith("_codebook.embed") for k in differ), differ
     assert not any(k.endswith((".weight", ".bias")) for k in differ)  # gradients still synced
+    assert not (tmp_path / "outputs").exists()  # no stray runs of the DDP children
+    assert len([p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 2

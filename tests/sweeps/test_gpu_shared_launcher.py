@@ -1,5 +1,6 @@
 """``hydra/launcher=gpu_shared``: n_jobs from jobs_per_gpu x gpus, each job on GPU job.num % gpus,
-threads split by n_jobs, DDP refused, and a real 2-job sweep through it on the CPU."""
+threads split by n_jobs, DDP refused, and a real 2-job sweep through it on the CPU (the suite's
+real joblib sweep)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.helpers import train_here
 
 from .conftest import fast_args, job_dirs, read_summary, run_train
 from .test_configs import composed
+from .test_multirun import _report_rows
 
 GPU = {"accelerator": "gpu", "devices": 1}
 
@@ -123,6 +125,9 @@ def test_gpu_job_without_a_gpu_stops_with_the_setting(tone_folder: Path, tmp_pat
 @pytest.mark.slow  # 16-26 s on 2 cores: two loky workers start, import torch and train
 @pytest.mark.xdist_group("multiprocess")
 def test_sweep_through_the_preset_on_cpu(tone_folder: Path, tmp_path: Path) -> None:
+    """The one real joblib sweep of the suite (the plain ``hydra/launcher=joblib`` preset is the
+    same plugin; its composition is tested in test_configs.py): two loky workers side by side,
+    each with its share of the cores, and the sweep's report."""
     sweep = tmp_path / "sweep"
     args = fast_args(
         tone_folder,
@@ -137,17 +142,19 @@ def test_sweep_through_the_preset_on_cpu(tone_folder: Path, tmp_path: Path) -> N
     assert re.search(
         r"Joblib\.Parallel\(n_jobs=2,.*\) is launching 2 jobs", proc.stdout + proc.stderr
     )
+    assert "JoblibLauncher" in (sweep / "multirun.yaml").read_text()
     jobs = job_dirs(sweep)
     assert [j.name for j in jobs] == ["0", "1"]
-    limit = max(1, available_cpus() // 2)
+    share = max(1, available_cpus() // 2)
     spans = []
     for job, dim in zip(jobs, (16, 32)):
         summary = read_summary(job)
         assert summary["status"] == "completed" and summary["codebook_dim"] == dim
         log = (job / "train.log").read_text()
         (threads,) = re.findall(r"torch threads: (\d+)", log)
-        assert 1 <= int(threads) <= limit
+        assert int(threads) == share
         assert "gpu_shared: job" not in log  # CPU jobs keep trainer.devices as it is
         stamps = re.findall(r"^\[([\d\- :,]+)\]", log, flags=re.M)
         spans.append((stamps[0], stamps[-1]))
     assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans  # side by side
+    assert len(_report_rows(sweep)) == 2

@@ -1,14 +1,9 @@
 """Multiruns end to end (subprocess, real Hydra, tiny audio): run folders, report, W&B offline,
-a failing job, the joblib launcher."""
+a failing job (the joblib launcher runs for real in test_gpu_shared_launcher.py)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-
-import pytest
-
-from rvqvae.training.distributed import available_cpus
 
 from .conftest import fast_args, job_dirs, read_summary, run_train, wandb_records
 
@@ -74,27 +69,3 @@ def test_multirun_jobs_own_folders_wandb_runs_and_a_failing_job(
     assert rows[1].startswith("| 1: model.num_quantizers=2 ") and rows[1].endswith("completed |")
     assert rows[2].startswith("| 2: model.num_quantizers=0 ")
     assert rows[2].endswith(f"| failed: {error} |")
-
-
-@pytest.mark.xdist_group("multiprocess")
-def test_joblib_launcher_runs_jobs_in_parallel_with_split_threads(
-    tone_folder: Path, tmp_path: Path
-) -> None:
-    sweep = tmp_path / "sweep"
-    args = fast_args(tone_folder, "model.codebook_dim=16,32")
-    run_train(["-m", "hydra/launcher=joblib", *args, f"hydra.sweep.dir={sweep}"], tmp_path)
-    multirun = (sweep / "multirun.yaml").read_text()
-    assert "JoblibLauncher" in multirun and "n_jobs: 2" in multirun
-    jobs = job_dirs(sweep)
-    assert len(jobs) == 2
-    threads = max(1, available_cpus() // 2)
-    spans = []
-    for job in jobs:
-        assert read_summary(job)["status"] == "completed"
-        log = (job / "train.log").read_text()
-        assert f"torch threads: {threads}" in log
-        stamps = re.findall(r"^\[([\d\- :,]+)\]", log, flags=re.M)
-        spans.append((stamps[0], stamps[-1]))
-    # the two jobs overlap in time: each started before the other finished
-    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans
-    assert len(_report_rows(sweep)) == 2
