@@ -30,6 +30,7 @@ OPTIONS = {
     "multires": "module.recon_loss=multires_l1",
     "l1lin": "module.recon_loss=l1_linear",
     "res1": "model.residual_blocks=1",
+    "adv": "module.adversarial.enabled=true (with multires_l1)",
 }
 
 

@@ -28,6 +28,7 @@ from rvqvae.models.vqvae import (
     codebook_utilization_from_counts,
     latent_shape,
 )
+from rvqvae.training.adversarial import AdversarialStage, adversarial_settings
 from rvqvae.training.losses import RECON_LOSSES
 from rvqvae.training.schedule import OptimizerFactory, SchedulerFactory
 
@@ -50,11 +51,16 @@ class RVQVAEModule(L.LightningModule):
         compile_model: bool = False,
         compile_mode: str = "default",
         level_metrics_interval: int = 1,
+        adversarial: dict[str, Any] | None = None,
+        gradient_clip: float | None = None,
     ) -> None:
         """``optimizer`` is called with the parameters (default AdamW, lr 1e-3, weight decay
         0.01); ``scheduler`` (none by default) with the optimizer and ``total_steps``.
         ``level_metrics_interval``: ``val/norm_l1_levels_K`` every N epochs and at the last one
-        (NaN, an empty metrics.csv cell, in between: each costs a decoder pass per level)."""
+        (NaN, an empty metrics.csv cell, in between: each costs a decoder pass per level).
+        ``adversarial``: ``module.adversarial`` (:mod:`rvqvae.training.adversarial`); when
+        enabled, training runs under manual optimisation and ``gradient_clip`` (the trainer's
+        ``gradient_clip_val``, which Lightning refuses then) clips both optimizers' gradients."""
         super().__init__()
         if recon_loss not in RECON_LOSSES:
             raise ValueError(
@@ -84,6 +90,11 @@ class RVQVAEModule(L.LightningModule):
         self._val_sums: dict[str, Tensor] = {}
         self._train_sums: Tensor | None = None  # [figures] batch-size weighted sums this epoch
         self._train_count = 0
+        settings = adversarial_settings(adversarial)
+        self.adversarial = None if settings is None else AdversarialStage(settings, gradient_clip)
+        if self.adversarial is not None:
+            self.automatic_optimization = False
+            self.discriminator = self.adversarial.build()
 
     # ------------------------------------------------------------------ set-up
     def on_fit_start(self) -> None:
@@ -127,17 +138,28 @@ class RVQVAEModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.model.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        total = int(self.trainer.estimated_stepping_batches)
-        extra = {}
-        if getattr(self.scheduler_factory, "keywords", {}).get("budget") == "time":
-            extra["time_fraction"] = self._time_budget_spent()
-        scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=total, **extra)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
+        config: dict[str, Any] = {"optimizer": optimizer}
+        if self.scheduler_factory is not None:
+            total = int(self.trainer.estimated_stepping_batches)
+            extra = {}
+            if getattr(self.scheduler_factory, "keywords", {}).get("budget") == "time":
+                extra["time_fraction"] = self._time_budget_spent()
+            scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=total, **extra)
+            config["lr_scheduler"] = {"scheduler": scheduler, "interval": "step"}
+        if self.adversarial is None:
+            return config
+        self.adversarial.training_share = self._training_share
+        return [config, {"optimizer": self.optimizer_factory(self.discriminator.parameters())}]
+
+    def _training_share(self) -> float:
+        """The share of the run trained so far: of ``trainer.max_epochs`` or of the time budget,
+        whichever is further along."""
+        trainer = self.trainer
+        shares = [self.current_epoch / trainer.max_epochs] if (trainer.max_epochs or 0) > 0 else []
+        spent = self._time_budget_spent()
+        if spent is not None:
+            shares.append(spent())
+        return max(shares, default=0.0)
 
     def _time_budget_spent(self) -> Callable[[], float] | None:
         """The share of ``trainer.max_time`` spent training so far, from Lightning's ``Timer``
@@ -170,6 +192,9 @@ class RVQVAEModule(L.LightningModule):
         bs = x.shape[0]
         # under DDP the training figures are means over every rank's batch, not rank 0's alone
         log_train = partial(self.log, on_epoch=True, batch_size=bs, sync_dist=self._ddp)
+        if self.adversarial is not None:  # its own steps; train/loss stays recon + commitment
+            for name, value in self.adversarial.step(self, x, recon, loss).items():
+                log_train(name, value, on_step=False)
         log_train("train/loss", loss, on_step=True, prog_bar=True)
         log_train(f"train/recon_{self.recon_loss_name}", recon_loss)  # _step and _epoch
         if self.recon_loss_name != "l1":

@@ -142,9 +142,17 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
     # EMA, k-means init and dead-code replacement all-reduce across ranks (the process group
     # does not exist yet, so vector-quantize-pytorch's own detection would say no)
     model = instantiate(model_cfg, sync_codebook=is_distributed or None)
+    module_extra: dict[str, Any] = {}
+    if (plain["module"].get("adversarial") or {}).get("enabled") is True:
+        if is_distributed:
+            raise ConfigError(
+                "module.adversarial.enabled=true does not run under DDP yet: train on one device"
+            )
+        # manual optimisation: Lightning refuses trainer.gradient_clip_val, the module clips
+        module_extra["gradient_clip"] = trainer_cfg.pop("gradient_clip_val", None)
     # _partial_: run_config holds other _target_ nodes that must stay plain data
     module = instantiate(plain["module"], _partial_=True)(
-        model=model, run_config=plain, **optimizer_partials(plain)
+        model=model, run_config=plain, **optimizer_partials(plain), **module_extra
     )
     callbacks = instantiate_callbacks(plain["callbacks"])
     if trainer_cfg.get("enable_progress_bar") is False:  # Lightning refuses a bar callback then

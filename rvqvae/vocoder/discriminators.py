@@ -1,6 +1,7 @@
-"""The optional adversarial stage (``vocoder.adversarial=true``): multi-period (HiFi-GAN) and
-multi-resolution (UnivNet / Vocos) discriminators, least-squares GAN losses and feature
-matching. Channel widths are a parameter so that the stage stays affordable on a CPU."""
+"""The vocoder's optional adversarial stage (``vocoder.adversarial=true``): multi-period
+(HiFi-GAN) and multi-resolution (UnivNet / Vocos) discriminators (the GAN losses and feature
+matching are :mod:`rvqvae.models.adversarial`'s). Channel widths are a parameter so that the
+stage stays affordable on a CPU."""
 
 from __future__ import annotations
 
@@ -10,20 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-Features = list[Tensor]
-
-
-def _scores_and_features(
-    convs: nn.ModuleList, post: nn.Module, x: Tensor
-) -> tuple[Tensor, Features]:
-    """Leaky-ReLU conv stack then the score conv: (scores ``[B, N]``, every layer's output)."""
-    features = []
-    for conv in convs:
-        x = nn.functional.leaky_relu(conv(x), 0.1)
-        features.append(x)
-    x = post(x)
-    features.append(x)
-    return x.flatten(1), features
+from rvqvae.models.adversarial import Features, scores_and_features
 
 
 class PeriodDiscriminator(nn.Module):
@@ -44,7 +32,7 @@ class PeriodDiscriminator(nn.Module):
         pad = (-n) % self.period
         x = nn.functional.pad(y, (0, pad), mode="reflect" if pad < n else "constant")
         x = x.view(b, 1, -1, self.period)
-        return _scores_and_features(self.convs, self.post, x)
+        return scores_and_features(self.convs, self.post, x)
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -67,7 +55,7 @@ class ResolutionDiscriminator(nn.Module):
             y.float(), self.n_fft, self.n_fft // 4, window=self.window, return_complex=True
         )
         x = spec.abs().transpose(1, 2)[:, None]  # [B, 1, frames, bins]
-        return _scores_and_features(self.convs, self.post, x)
+        return scores_and_features(self.convs, self.post, x)
 
 
 class Discriminators(nn.Module):
@@ -90,20 +78,3 @@ class Discriminators(nn.Module):
     def forward(self, y: Tensor) -> tuple[list[Tensor], list[Features]]:
         outs = [m(y) for m in self.members]
         return [o[0] for o in outs], [o[1] for o in outs]
-
-
-def discriminator_loss(real: list[Tensor], fake: list[Tensor]) -> Tensor:
-    """Least-squares GAN: real scores towards 1, generated towards 0."""
-    terms = [(1 - r).square().mean() + f.square().mean() for r, f in zip(real, fake)]
-    return torch.stack(terms).sum()
-
-
-def generator_loss(fake: list[Tensor]) -> Tensor:
-    """Least-squares GAN: generated scores towards 1."""
-    return torch.stack([(1 - f).square().mean() for f in fake]).sum()
-
-
-def feature_matching(real: list[Features], fake: list[Features]) -> Tensor:
-    """Mean L1 between the discriminators' feature maps of real and generated audio."""
-    terms = [(r.detach() - f).abs().mean() for rs, fs in zip(real, fake) for r, f in zip(rs, fs)]
-    return torch.stack(terms).mean()

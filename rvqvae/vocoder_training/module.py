@@ -10,14 +10,10 @@ import torch
 from torch import Tensor
 
 from rvqvae.data.mel import MelSettings
+from rvqvae.models.adversarial import discriminator_loss, feature_matching, generator_loss
 from rvqvae.training.schedule import warmup_cosine
 from rvqvae.vocoder.checkpoint import VOCODER_KEY
-from rvqvae.vocoder.discriminators import (
-    Discriminators,
-    discriminator_loss,
-    feature_matching,
-    generator_loss,
-)
+from rvqvae.vocoder.discriminators import Discriminators
 from rvqvae.vocoder.losses import VocoderLoss
 from rvqvae.vocoder.model import VocosGenerator
 
