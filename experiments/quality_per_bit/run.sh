@@ -2,7 +2,7 @@
 # Quality per bit, second look: quantizer options and losses at equal bit/s (3 levels x 128 codes) on the
 # default synth run (60 epochs), 3 seeds each, two runs side by side on one torch thread each.
 # From the repo root: bash experiments/quality_per_bit/run.sh [NAME ...] (only those options; all by
-# default, seeds 1-3 each; a finished run is not run again); then
+# default, seeds 1-3 each, or SEEDS="2 3"; a finished run is not run again); then
 # .venv/bin/python experiments/quality_per_bit/collect.py   (-> results_seeds.json + a table)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +15,9 @@ OPTIONS=(
   "multires|module.recon_loss=multires_l1"
   "l1lin|module.recon_loss=l1_linear"
   "res1|module.recon_loss=l1 model.residual_blocks=1"
+  "multiresref|module.recon_loss=multires_l1"
   "adv|module.recon_loss=multires_l1 module.adversarial.enabled=true"
+  "adv03|module.recon_loss=multires_l1 module.adversarial.enabled=true module.adversarial.weight=0.03"
 )
 if [ $# -gt 0 ]; then
   chosen=()
@@ -25,7 +27,7 @@ if [ $# -gt 0 ]; then
   OPTIONS=("${chosen[@]}")
 fi
 jobs_list=()
-for seed in 1 2 3; do
+for seed in ${SEEDS:-1 2 3}; do
   for cfg in "${OPTIONS[@]}"; do jobs_list+=("${cfg}|${seed}"); done
 done
 run_one() {
