@@ -33,11 +33,12 @@ OPTIONS = {
     "multiresref": "module.recon_loss=multires_l1, rerun beside adv (its reference)",
     "adv": "module.adversarial.enabled=true (with multires_l1)",
     "adv03": "module.adversarial.enabled=true weight=0.03 (with multires_l1)",
+    "mres1": "model.residual_blocks=1 with multires_l1",
 }
 # each option against the same seed of: base (l1, the study's first default), or
 # the default loss the option was added to, retrained beside it: machines differ in float
 # rounding, and a 60-epoch run with them (multires seeds 2 and 3 moved by -0.02 ViSQOL)
-REFERENCE = {"adv": "multiresref", "adv03": "multiresref"}
+REFERENCE = {"adv": "multiresref", "adv03": "multiresref", "mres1": "multiresref"}
 
 
 def run_figures(run: Path, visqol_files: int) -> dict:

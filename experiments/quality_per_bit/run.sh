@@ -18,6 +18,7 @@ OPTIONS=(
   "multiresref|module.recon_loss=multires_l1"
   "adv|module.recon_loss=multires_l1 module.adversarial.enabled=true"
   "adv03|module.recon_loss=multires_l1 module.adversarial.enabled=true module.adversarial.weight=0.03"
+  "mres1|module.recon_loss=multires_l1 model.residual_blocks=1"
 )
 if [ $# -gt 0 ]; then
   chosen=()
