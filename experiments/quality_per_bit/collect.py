@@ -81,7 +81,12 @@ def main() -> int:
     recorded = json.loads(out.read_text()) if out.exists() else {}
     results: dict[str, dict] = {}
     for name, option in OPTIONS.items():
-        runs = sorted((REPO / "outputs" / "runs").glob(f"qpb2_{name}_s*"))
+        # a symlink is another option's run under this name (a reference kept for old paths)
+        runs = [
+            r
+            for r in sorted((REPO / "outputs" / "runs").glob(f"qpb2_{name}_s*"))
+            if not r.is_symlink()
+        ]
         finished = [r for r in runs if (r / "summary.json").exists()]
         finished = [
             r
