@@ -129,7 +129,7 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     summary["best_checkpoint"] = str(best)
     if not trainer.is_global_zero:
         return summary
-    installed = _install(best, vq_run / INSTALLED if vq_run and voc["install"] else None)
+    installed = install_vocoder(best, vq_run / INSTALLED if vq_run and voc["install"] else None)
     summary["installed"] = str(installed) if installed else None
     ev = plain["evaluation"]
     if int(ev["max_files"]) > 0:
@@ -141,16 +141,19 @@ def _train_vocoder(cfg: DictConfig, job: JobContext) -> dict[str, Any]:
     return summary
 
 
-def _install(best: Path, target: Path | None) -> Path | None:
-    """Copy the best generator (weights and entry only) to ``target`` atomically."""
+def install_vocoder(best: Path, target: Path | None) -> Path | None:
+    """Copy the best generator (weights and entry only) to ``target`` atomically; the console
+    line says when it replaces a vocoder installed there before (that run keeps its own)."""
     from rvqvae.safeload import load_checkpoint_file
     from rvqvae.vocoder.checkpoint import VOCODER_KEY, load_vocoder, save_vocoder
 
     if target is None or not best.is_file():
         return None
+    replacing = target.is_file()
     loaded = load_vocoder(best)
     save_vocoder(target, loaded.generator, load_checkpoint_file(best)[VOCODER_KEY])
-    log.info("vocoder installed for vocoder=auto: %s", target)
+    note = " (replacing the one installed before; vocoder.install=false keeps it)"
+    log.info("vocoder installed for vocoder=auto: %s%s", target, note if replacing else "")
     return target
 
 

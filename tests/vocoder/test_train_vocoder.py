@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -32,6 +33,22 @@ def test_best_checkpoint_carries_settings_and_is_installed(tiny_vocoder) -> None
         best.generator.state_dict().items(), again.generator.state_dict().items()
     ):
         assert a.equal(b), name
+
+
+def test_a_second_install_says_it_replaces_the_first(tiny_vocoder, tmp_path, caplog) -> None:
+    """Installing into a run that has a vocoder replaces it, and the console line says so."""
+    from rvqvae.vocoder_training.run import install_vocoder
+
+    best = tiny_vocoder.run / "checkpoints" / "best.ckpt"
+    target = tmp_path / "vqvae_run" / "vocoder" / "vocoder.ckpt"
+    with caplog.at_level(logging.INFO, logger="rvqvae.vocoder_training.run"):
+        assert install_vocoder(best, target) == target
+        first = caplog.messages[-1]
+        install_vocoder(best, target)
+        second = caplog.messages[-1]
+    assert "installed" in first and "replacing" not in first
+    assert "replacing the one installed before" in second and "vocoder.install=false" in second
+    assert load_vocoder(target).settings == load_vocoder(best).settings
 
 
 def test_summary_compares_griffin_lim_vocoder_and_ideal_phase(tiny_vocoder) -> None:
