@@ -97,7 +97,8 @@ def main() -> int:
         # runs whose folders are gone keep their recorded figures (training is deterministic
         # on one machine: a rerun of multires seed 1 matched its record to the last digit)
         kept = {r["seed"]: r for r in recorded.get(name, {}).get("runs", [])}
-        runs = [{**kept, **found}[seed] for seed in sorted({**kept, **found})]
+        merged = {**kept, **found}
+        runs = [merged[seed] for seed in sorted(merged)]
         results[name] = {"option": option, "runs": runs}
     print(
         "| option | seeds | ViSQOL (16 files) | ViSQOL - reference, same seed | val/norm_l1 "

@@ -6,7 +6,7 @@ runs under Lightning's manual optimisation: one discriminator step, then one VQ-
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,13 +68,13 @@ class AdversarialStage:
     def __init__(self, settings: AdversarialSettings, clip: float | None) -> None:
         self.settings = settings
         self.clip = clip
-        self.training_share: Callable[[], float] = lambda: 0.0
 
     def build(self) -> MelDiscriminator:
         return MelDiscriminator(self.settings.channels, self.settings.scales)
 
-    def active(self) -> bool:
-        return self.training_share() >= self.settings.start
+    def active(self, training_share: float) -> bool:
+        """Whether the warm-up (``start``, a share of the run) is over."""
+        return training_share >= self.settings.start
 
     def step(self, module: Any, x: Tensor, recon: Tensor, loss: Tensor) -> dict[str, Tensor]:
         """One discriminator step on (``x``, ``recon``) once the warm-up is over, then one step
@@ -82,7 +82,7 @@ class AdversarialStage:
         g_opt, d_opt = module.optimizers()
         discriminator = module.discriminator
         figures: dict[str, Tensor] = {}
-        if self.active():
+        if self.active(module.training_share()):
             real, _ = discriminator(x)
             fake, _ = discriminator(recon.detach())
             d_loss = discriminator_loss(real, fake)

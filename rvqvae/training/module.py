@@ -148,10 +148,9 @@ class RVQVAEModule(L.LightningModule):
             config["lr_scheduler"] = {"scheduler": scheduler, "interval": "step"}
         if self.adversarial is None:
             return config
-        self.adversarial.training_share = self._training_share
         return [config, {"optimizer": self.optimizer_factory(self.discriminator.parameters())}]
 
-    def _training_share(self) -> float:
+    def training_share(self) -> float:
         """The share of the run trained so far: of ``trainer.max_epochs`` or of the time budget,
         whichever is further along."""
         trainer = self.trainer

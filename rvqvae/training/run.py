@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rvqvae.atomic import remove_stale_temp_files
 from rvqvae.console import detach_lightning_console
+from rvqvae.training.adversarial import adversarial_settings
 from rvqvae.training.distributed import (
     RANK_STATE_ENV,
     ddp_multirun_job,
@@ -143,7 +144,7 @@ def _train(cfg: DictConfig, job: JobContext, ckpt_path: Path | None = None) -> d
     # does not exist yet, so vector-quantize-pytorch's own detection would say no)
     model = instantiate(model_cfg, sync_codebook=is_distributed or None)
     module_extra: dict[str, Any] = {}
-    if (plain["module"].get("adversarial") or {}).get("enabled") is True:
+    if adversarial_settings(plain["module"].get("adversarial")) is not None:
         if is_distributed:
             raise ConfigError(
                 "module.adversarial.enabled=true does not run under DDP yet: train on one device"
